@@ -1,0 +1,50 @@
+# gil — all set-up happens here; a fresh clone needs only Python >= 3.10 and make.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+# The CPU wheel that installs on our machines; GPU users: see README ("GPU users").
+TORCH_PIN ?= torch==2.13.0
+PRESET ?= small
+DATA   := data/syngait-$(PRESET)
+WORKERS ?= 2
+
+.PHONY: setup data test book bench lint study clean help
+
+help:
+	@echo "make book   - set up, generate the embedded data, execute the notebooks, build the book"
+	@echo "make test   - set up and run the test suite"
+	@echo "make data | bench | lint | study | clean"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH_PIN)"
+	$(PY) -m pip install -q -e ".[book,dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+$(DATA)/partition.json: | $(STAMP)
+	$(PY) -m gil data generate --preset $(PRESET) --out $(DATA) --workers $(WORKERS)
+
+data: $(DATA)/partition.json
+
+test: setup
+	$(PY) -m pytest -n 2
+
+bench: setup
+	$(PY) -m gil bench
+
+lint: setup
+	$(PY) -m ruff check gil tests benchmarks notebooks
+	$(PY) -m ruff format --check gil tests benchmarks
+
+book: setup data
+	$(PY) -m gil book --data $(DATA)
+
+study: setup data
+	$(PY) -m gil study --data $(DATA) --out results/study
+
+clean:
+	rm -rf $(VENV) book/_build book/notebooks

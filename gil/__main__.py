@@ -1,0 +1,3 @@
+from gil.cli import main
+
+raise SystemExit(main())

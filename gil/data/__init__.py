@@ -1,0 +1,1 @@
+"""Data: the embedded CASIA-B twin, the OpenGait pkl reader, partitions, sampler, transforms."""

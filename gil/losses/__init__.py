@@ -1,0 +1,1 @@
+"""Losses: Generalized Inter-class Loss, OpenGait triplet baseline, BNNeck cross-entropy."""

@@ -1,0 +1,1 @@
+"""Gait backbones at OpenGait parity and their registry."""

@@ -1,15 +1,118 @@
-"""Command line: ``gil data|train|eval|bench|study|book`` (also ``python -m gil``).
+"""Command line: ``gil data|train|eval|bench`` (also ``python -m gil``).
 
-Each command group lives beside the code it drives and registers itself here through an
-``add_parser(subparsers)`` function that sets ``func`` on its sub-parser.
+Each command group registers itself through an ``add_parser(commands)`` function that sets ``func`` on its
+sub-parser; ``data`` lives beside the data code, the rest is here.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import runpy
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+BENCHMARKS = ("bench_losses", "bench_models", "bench_eval", "bench_data", "bench_train")
+
+
+def _add_config_arguments(parser: argparse.ArgumentParser, required: bool) -> None:
+    parser.add_argument("--config", required=required,
+                        help="YAML path or bundled name, e.g. casia-b/gaitgl_gil_margin or embedded/small_gil")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config field, e.g. --set trainer.steps=2000 (repeatable)")
+    parser.add_argument("--data-root", help="shortcut for --set data.root=PATH")
+
+
+def _load_config(args: argparse.Namespace):
+    from gil import config as config_lib
+
+    overrides = config_lib.parse_overrides(args.overrides)
+    if args.data_root:
+        overrides["data.root"] = str(Path(args.data_root).resolve())
+    return config_lib.load(args.config, overrides)
+
+
+def _train(args: argparse.Namespace) -> int:
+    import os
+
+    from gil.runs import evaluate_run, run_dir_for
+    from gil.train import train
+
+    config = _load_config(args)
+    run_dir = Path(args.run_dir).resolve() if args.run_dir else run_dir_for(config)
+    train(config, run_dir, resume=not args.no_resume)
+    print(f"run folder: {run_dir}")
+    if not args.no_eval and int(os.environ.get("RANK", "0")) == 0:
+        report = evaluate_run(run_dir, device=config.trainer.device)
+        print(json.dumps(report.get("summary", report), indent=2))
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from gil import checkpoint, distributed
+    from gil.models import build_model, load_opengait_checkpoint
+    from gil.runs import evaluate_model, evaluate_run, write_json_atomic
+    from gil.train import partition_of
+
+    if args.run:
+        report = evaluate_run(args.run, device=args.device)
+    else:
+        if not (args.checkpoint and args.config):
+            raise ValueError("gil eval needs --run DIR, or --checkpoint FILE with --config")
+        config = _load_config(args)
+        device = distributed.pick_device(args.device)
+        num_classes = args.num_classes or len(partition_of(config).train)
+        model = build_model(config.model.name, num_classes, width=config.model.width, **config.model.kwargs)
+        if args.opengait:
+            load_opengait_checkpoint(args.checkpoint, model)
+        else:
+            model.load_state_dict(checkpoint.load(args.checkpoint)["model"])
+        result, _ = evaluate_model(model.to(device).eval(), config, device)
+        report = result.to_dict()
+        if args.out:
+            write_json_atomic(report, Path(args.out))
+    print(json.dumps(report.get("summary", report), indent=2))
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    root = Path(__file__).resolve().parents[1] / "benchmarks"
+    names = args.only or list(BENCHMARKS)
+    for name in names:
+        script = root / f"{name}.py"
+        if not script.is_file():
+            print(f"(skipping {name}: {script} not found)")
+            continue
+        print(f"\n=== {name}", flush=True)
+        sys.argv = [str(script)] + (["--quick"] if args.quick else [])
+        runpy.run_path(str(script), run_name="__main__")
+    return 0
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    train = commands.add_parser("train", help="train a config (torchrun-aware), then evaluate it")
+    _add_config_arguments(train, required=True)
+    train.add_argument("--run-dir", help="run folder (default: runs/<name>-<config fingerprint>)")
+    train.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint in the run folder")
+    train.add_argument("--no-eval", action="store_true", help="skip the evaluation after training")
+    train.set_defaults(func=_train)
+
+    evaluate = commands.add_parser("eval", help="evaluate a run folder or a checkpoint on the test partition")
+    evaluate.add_argument("--run", help="a run folder written by `gil train`")
+    evaluate.add_argument("--checkpoint", help="a gil checkpoint, or an OpenGait one with --opengait")
+    evaluate.add_argument("--opengait", action="store_true", help="--checkpoint is an OpenGait .pt file")
+    evaluate.add_argument("--num-classes", type=int, help="classifier size of the checkpoint (default: train ids)")
+    evaluate.add_argument("--device", default="auto")
+    evaluate.add_argument("--out", help="write eval.json here (with --checkpoint)")
+    _add_config_arguments(evaluate, required=False)
+    evaluate.set_defaults(func=_eval)
+
+    bench = commands.add_parser("bench", help="run the benchmarks in benchmarks/ (ratios, not timings)")
+    bench.add_argument("--quick", action="store_true")
+    bench.add_argument("--only", nargs="+", choices=BENCHMARKS)
+    bench.set_defaults(func=_bench)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     data_cli.add_parser(commands)
+    add_parser(commands)
     return parser
 
 

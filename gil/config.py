@@ -1,0 +1,262 @@
+"""Run configuration: frozen dataclasses loaded from and saved to YAML.
+
+One YAML file describes one experiment (as OpenGait's configs do). The CLI's ``--set a.b=v``, a
+notebook's parameter dict and the YAML all map onto the same fields. Unknown keys and values of the
+wrong type are errors naming the dotted key and what was expected. Relative paths are resolved
+against the project root (the folder holding ``gil/``), never the working directory, so notebooks
+and the CLI see the same files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    root: str = "data/syngait-small"  # OpenGait pkl layout: ROOT/<subject>/<condition>/<view>/*.pkl
+    # "dataset" = ROOT/partition.json; or a name ("casia-b-lt", "casia-b-mt", "casia-b-st", "oumvlp") or a path
+    partition: str = "dataset"
+    protocol: str = "casia-b"  # evaluation protocol: casia-b | oumvlp
+    resolution: tuple[int, int] = (64, 44)  # (h, w) after the 10-column crop; (32, 22) for CPU presets
+    frames: int = 30  # training clip length (OpenGait: 30 ordered frames)
+    p: int = 8  # identities per batch
+    k: int = 16  # sequences per identity
+    workers: int = 2  # DataLoader worker processes
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = "gaitgl"
+    width: float = 1.0  # channel multiplier; 1.0 is OpenGait's architecture
+    kwargs: dict[str, Any] = field(default_factory=dict)  # extra keyword arguments for the constructor
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    # term name -> its arguments, e.g. {"triplet": {"weight": 1.0, "margin": 0.2}, "ce": {"weight": 0.1}}
+    terms: dict[str, dict[str, Any]] = field(default_factory=lambda: {"triplet": {"weight": 1.0}})
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    name: str = "adam"  # sgd | adam | adamw
+    lr: float = 1e-4
+    momentum: float = 0.9  # SGD only
+    weight_decay: float = 5e-4
+    nesterov: bool = False
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    name: str = "multistep"  # multistep | cosine | constant
+    milestones: tuple[int, ...] = (70_000,)
+    gamma: float = 0.1
+    warmup_steps: int = 0  # linear warm-up before the main schedule
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    steps: int = 80_000
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    amp: str = "auto"  # auto (bf16 on GPUs that have it, else fp16; off on CPU) | off | bf16 | fp16
+    compile: bool = False  # torch.compile the model
+    log_every: int = 50
+    checkpoint_every: int = 1000
+    grad_clip: float = 0.0  # 0 = off
+    threads: int = 0  # torch.set_num_threads on CPU; 0 = torch's default
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    metric: str = "euclidean"  # euclidean | cosine
+    batch_size: int = 1  # sequences per forward pass (padded to the longest)
+    drop_probes_without_gallery: bool = False  # OUMVLP only
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    name: str = "run"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(dataclasses.asdict(self))
+
+    def fingerprint(self) -> str:
+        """Short hash of everything that changes the trained weights (not logging or worker counts)."""
+        content = self.to_dict()
+        content["data"].pop("workers")
+        for key in ("log_every", "checkpoint_every", "threads", "device"):
+            content["trainer"].pop(key)
+        content.pop("name")
+        blob = json.dumps(content, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:10]
+
+    def data_root(self) -> Path:
+        return resolve_path(self.data.root)
+
+
+def resolve_path(path: str | Path) -> Path:
+    """Absolute paths stay; relative ones are taken from the project root, not the working directory."""
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _check(value: Any, annotation: Any, key: str) -> Any:
+    """Return ``value`` converted to ``annotation`` or raise naming ``key``."""
+    origin = typing.get_origin(annotation)
+    if dataclasses.is_dataclass(annotation):
+        if not isinstance(value, Mapping):
+            raise ValueError(f"config key '{key}': expected a mapping, got {value!r}")
+        return _build(annotation, value, key + ".")
+    if annotation is Any:
+        return value
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"config key '{key}': expected true/false, got {value!r}")
+        return value
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"config key '{key}': expected an integer, got {value!r}")
+        return value
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"config key '{key}': expected a number, got {value!r}")
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ValueError(f"config key '{key}': expected a string, got {value!r}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"config key '{key}': expected a list, got {value!r}")
+        args = typing.get_args(annotation)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_check(item, args[0], f"{key}[{i}]") for i, item in enumerate(value))
+        if len(value) != len(args):
+            raise ValueError(f"config key '{key}': expected {len(args)} values, got {value!r}")
+        return tuple(_check(item, arg, f"{key}[{i}]") for i, (item, arg) in enumerate(zip(value, args)))
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise ValueError(f"config key '{key}': expected a mapping, got {value!r}")
+        value_type = typing.get_args(annotation)[1]
+        return {str(k): _check(v, value_type, f"{key}.{k}") for k, v in value.items()}
+    raise TypeError(f"unsupported annotation for '{key}': {annotation}")
+
+
+def _build(cls: type, values: Mapping[str, Any], prefix: str = "") -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(
+            f"unknown config key '{prefix}{unknown[0]}'; known keys under "
+            f"'{prefix.rstrip('.') or '<top>'}': {', '.join(sorted(known))}"
+        )
+    kwargs = {name: _check(value, hints[name], prefix + name) for name, value in values.items()}
+    return cls(**kwargs)
+
+
+def _merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping) and key not in ("terms", "kwargs"):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _dotted_to_nested(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for dotted, value in overrides.items():
+        parts = dotted.split(".")
+        node = nested
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"config override '{dotted}' conflicts with another override")
+        node[parts[-1]] = value
+    return nested
+
+
+def from_dict(values: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> RunConfig:
+    """Build a config from nested ``values``; ``overrides`` maps dotted keys (``trainer.steps``) to values.
+
+    Override values replace whole entries for ``loss.terms.X`` and ``model.kwargs.X``.
+    """
+    merged = _merge(dict(values), _dotted_to_nested(overrides or {}))
+    return _build(RunConfig, merged)
+
+
+def find_config(name_or_path: str | Path) -> Path:
+    """A YAML path, or a name relative to ``gil/configs`` (``embedded/gaitgl_gil``, with or without .yaml)."""
+    candidates = [Path(name_or_path).expanduser()]
+    stem = str(name_or_path)
+    candidates += [CONFIG_DIR / stem, CONFIG_DIR / f"{stem}.yaml", resolve_path(stem)]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    known = sorted(str(p.relative_to(CONFIG_DIR).with_suffix("")) for p in CONFIG_DIR.rglob("*.yaml"))
+    raise FileNotFoundError(f"config '{name_or_path}' not found; bundled configs: {', '.join(known)}")
+
+
+def load(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None) -> RunConfig:
+    """Load a YAML config (path or bundled name) with optional dotted overrides."""
+    path = find_config(name_or_path)
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ValueError(f"{path}: not valid YAML: {err}") from err
+    if not isinstance(values, Mapping):
+        raise ValueError(f"{path}: expected a mapping at the top level")
+    try:
+        return from_dict(values, overrides)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from err
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """``["trainer.steps=2000", "model.name=gaitset"]`` -> dotted dict; values parsed as YAML scalars."""
+    overrides: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ValueError(f"--set expects KEY=VALUE (e.g. trainer.steps=2000), got '{pair}'")
+        key, raw = pair.split("=", 1)
+        overrides[key.strip()] = yaml.safe_load(raw)
+    return overrides
+
+
+def save(config: RunConfig, path: str | Path) -> None:
+    """Write ``config`` as YAML atomically."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    tmp.replace(path)

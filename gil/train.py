@@ -1,0 +1,275 @@
+"""The trainer: one run = one folder (``config.yaml``, ``checkpoints/``, ``metrics.csv``, ``tb/``).
+
+Works as a plain process (CPU, CUDA or MPS) and under ``torchrun`` (DDP; NCCL on GPUs, gloo on CPU).
+Batches come from the rank-sharded P×K sampler, whose batch ``b`` depends only on ``(seed, b)``, so a
+resumed run sees exactly the batches an uninterrupted one would; with the RNG states restored from the
+checkpoint, CPU training resumes bit-identically.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from gil import checkpoint, distributed
+from gil.config import RunConfig, resolve_path, save
+from gil.data.loader import build_train_loader
+from gil.data.opengait import GaitDataset
+from gil.data.partitions import Partition, load_partition
+from gil.losses import build_loss
+from gil.models import build_model
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_NAME = "last.pt"
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def partition_of(config: RunConfig) -> Partition:
+    """The train/test split named by ``data.partition`` (``dataset`` = ``ROOT/partition.json``)."""
+    root = config.data_root()
+    if config.data.partition == "dataset":
+        return load_partition(root / "partition.json")
+    return load_partition(config.data.partition)
+
+
+def build_optimizer(config: RunConfig, params: Any) -> torch.optim.Optimizer:
+    o = config.optim
+    if o.name == "sgd":
+        return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay, nesterov=o.nesterov)
+    if o.name == "adam":
+        return torch.optim.Adam(params, lr=o.lr, weight_decay=o.weight_decay)
+    if o.name == "adamw":
+        return torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay)
+    raise ValueError(f"optim.name: expected sgd, adam or adamw, got '{o.name}'")
+
+
+def build_scheduler(config: RunConfig, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
+    s, steps = config.schedule, config.trainer.steps
+    sched = torch.optim.lr_scheduler
+    warmup = s.warmup_steps
+    if s.name == "multistep":
+        main = sched.MultiStepLR(optimizer, milestones=[m - warmup for m in s.milestones], gamma=s.gamma)
+    elif s.name == "cosine":
+        main = sched.CosineAnnealingLR(optimizer, T_max=max(1, steps - warmup))
+    elif s.name == "constant":
+        main = sched.ConstantLR(optimizer, factor=1.0, total_iters=0)
+    else:
+        raise ValueError(f"schedule.name: expected multistep, cosine or constant, got '{s.name}'")
+    if warmup <= 0:
+        return main
+    ramp = sched.LinearLR(optimizer, start_factor=1.0 / warmup, end_factor=1.0, total_iters=warmup)
+    return sched.SequentialLR(optimizer, [ramp, main], milestones=[warmup])
+
+
+class Trainer:
+    """Train ``config`` into ``run_dir``; ``fit(resume=True)`` continues from ``checkpoints/last.pt``."""
+
+    def __init__(self, config: RunConfig, run_dir: str | Path, progress: bool = True) -> None:
+        self.config = config
+        self.run_dir = resolve_path(run_dir)
+        self.progress = progress
+        self.env = distributed.setup(config.trainer.device)
+        if config.trainer.threads > 0 and self.env.device.type == "cpu":
+            torch.set_num_threads(config.trainer.threads)
+        seed_everything(config.trainer.seed)
+        root = config.data_root()
+        if not root.is_dir():
+            raise FileNotFoundError(f"data.root: {root} is not a folder (generate it with `gil data generate`)")
+        self.partition = partition_of(config)
+        self.dataset = GaitDataset(root, subjects=list(self.partition.train))
+        self.num_classes = len(self.dataset.subjects)
+        model = build_model(config.model.name, self.num_classes, width=config.model.width, **config.model.kwargs)
+        self.model = model.to(self.env.device)
+        self.loss = build_loss(config.loss.terms).to(self.env.device)
+        self.optimizer = build_optimizer(config, [p for p in self.model.parameters() if p.requires_grad]
+                                         + list(self.loss.parameters()))
+        self.scheduler = build_scheduler(config, self.optimizer)
+        self.amp_dtype = distributed.autocast_dtype(config.trainer.amp, self.env.device)
+        use_scaler = self.amp_dtype == torch.float16 and self.env.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler(self.env.device.type, enabled=use_scaler)
+        self.step = 0
+        self.forward_model: nn.Module = self.model
+        if self.env.world_size > 1:
+            ids = [self.env.device.index] if self.env.device.type == "cuda" else None
+            self.forward_model = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        if config.trainer.compile:
+            self.forward_model = torch.compile(self.forward_model)
+
+    # -- state ---------------------------------------------------------------------------------------
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.run_dir / "checkpoints" / CHECKPOINT_NAME
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "num_classes": self.num_classes,
+            "model": self.model.state_dict(),
+            "loss": self.loss.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": checkpoint.rng_state(),
+            "fingerprint": self.config.fingerprint(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("fingerprint") != self.config.fingerprint():
+            raise ValueError(
+                f"{self.checkpoint_path}: written by a different config (fingerprint {state.get('fingerprint')} "
+                f"!= {self.config.fingerprint()}); use a new run folder"
+            )
+        self.model.load_state_dict(state["model"])
+        self.loss.load_state_dict(state["loss"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        checkpoint.set_rng_state(state["rng"])
+        self.step = int(state["step"])
+
+    def save_checkpoint(self) -> None:
+        if self.env.is_main:
+            checkpoint.save_atomic(self.state_dict(), self.checkpoint_path)
+        distributed.barrier()
+
+    # -- loop ----------------------------------------------------------------------------------------
+    def train_step(self, sils: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+        """One optimiser step on ``sils`` ``[n, s, h, w]`` with ``labels`` ``[n]``; returns the loss terms."""
+        self.model.train()
+        with distributed.autocast(self.env.device, self.amp_dtype):
+            outputs = self.forward_model(sils)
+        loss, info = self.loss(outputs, labels)
+        if not torch.isfinite(loss):
+            bad = [k for k, v in info.items() if not math.isfinite(v)] or ["total"]
+            raise FloatingPointError(f"non-finite loss at step {self.step + 1}: term(s) {', '.join(bad)}")
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if self.config.trainer.grad_clip > 0:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.config.trainer.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        self.step += 1
+        return info
+
+    def fit(self, resume: bool = True) -> Path:
+        """Train up to ``trainer.steps``; resumes from the last checkpoint when one exists and ``resume``."""
+        cfg = self.config
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if resume and self.checkpoint_path.is_file():
+            self.load_state_dict(checkpoint.load(self.checkpoint_path, map_location=self.env.device))
+            log.info("resumed %s at step %d", self.run_dir, self.step)
+        elif self.env.is_main:
+            save(cfg, self.run_dir / "config.yaml")
+        if self.step >= cfg.trainer.steps:
+            return self.run_dir
+        loader = build_train_loader(
+            self.dataset, p=cfg.data.p, k=cfg.data.k, frames=cfg.data.frames, resolution=cfg.data.resolution,
+            seed=cfg.trainer.seed, rank=self.env.rank, world_size=self.env.world_size,
+            workers=cfg.data.workers, start_batch=self.step,
+        )
+        logger = MetricsLogger(self.run_dir, enabled=self.env.is_main, truncate_after=self.step)
+        bar = tqdm(total=cfg.trainer.steps, initial=self.step, disable=not (self.progress and self.env.is_main),
+                   desc=cfg.name, dynamic_ncols=True)
+        tic, seen = time.perf_counter(), 0
+        try:
+            for sils, labels in loader:
+                sils = sils.to(self.env.device, non_blocking=True)
+                labels = labels.to(self.env.device, non_blocking=True)
+                info = self.train_step(sils, labels)
+                seen += len(labels) * self.env.world_size
+                bar.update(1)
+                if self.step % cfg.trainer.log_every == 0 or self.step == cfg.trainer.steps:
+                    elapsed = time.perf_counter() - tic
+                    row = {"step": self.step, "lr": self.scheduler.get_last_lr()[0],
+                           "seq_per_s": seen / max(elapsed, 1e-9), **info}
+                    logger.write(row)
+                    bar.set_postfix(loss=f"{info.get('total', float('nan')):.4f}")
+                    tic, seen = time.perf_counter(), 0
+                if self.step % cfg.trainer.checkpoint_every == 0 or self.step == cfg.trainer.steps:
+                    self.save_checkpoint()
+                if self.step >= cfg.trainer.steps:
+                    break
+        finally:
+            bar.close()
+            logger.close()
+        return self.run_dir
+
+
+class MetricsLogger:
+    """``metrics.csv`` (one row per logged step) and TensorBoard scalars, written by rank 0 only.
+
+    On resume, rows after the checkpoint's step (logged before an interruption) are dropped so the file
+    matches an uninterrupted run.
+    """
+
+    def __init__(self, run_dir: Path, enabled: bool = True, truncate_after: int = 0) -> None:
+        self.enabled = enabled
+        self.path = run_dir / "metrics.csv"
+        self.fields: list[str] | None = None
+        self.writer = None
+        if not enabled:
+            return
+        if self.path.is_file():
+            with open(self.path, newline="") as handle:
+                rows = [r for r in csv.DictReader(handle) if int(r["step"]) <= truncate_after]
+            if rows:
+                self.fields = list(rows[0].keys())
+            tmp = self.path.with_suffix(".csv.tmp")
+            with open(tmp, "w", newline="") as handle:
+                if self.fields:
+                    out = csv.DictWriter(handle, fieldnames=self.fields)
+                    out.writeheader()
+                    out.writerows(rows)
+            tmp.replace(self.path)
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:  # tensorboard is a dependency, but a stripped environment still trains
+            log.warning("tensorboard is not installed; metrics go to metrics.csv only")
+        else:
+            self.writer = SummaryWriter(log_dir=str(run_dir / "tb"), purge_step=truncate_after + 1)
+
+    def write(self, row: dict[str, float]) -> None:
+        if not self.enabled:
+            return
+        if self.fields is None:
+            self.fields = list(row.keys())
+        with open(self.path, "a", newline="") as handle:
+            out = csv.DictWriter(handle, fieldnames=self.fields, extrasaction="ignore")
+            if handle.tell() == 0:
+                out.writeheader()
+            out.writerow(row)
+        if self.writer is not None:
+            for key, value in row.items():
+                if key != "step":
+                    self.writer.add_scalar(key, value, row["step"])
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def train(config: RunConfig, run_dir: str | Path, resume: bool = True, progress: bool = True) -> Path:
+    """Train ``config`` into ``run_dir`` (creating it) and return the folder."""
+    trainer = Trainer(config, run_dir, progress=progress)
+    try:
+        return trainer.fit(resume=resume)
+    finally:
+        distributed.teardown()

@@ -1,0 +1,109 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gil import config as config_lib
+from gil.config import CONFIG_DIR, PROJECT_ROOT, RunConfig
+
+BUNDLED = sorted(CONFIG_DIR.rglob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=lambda p: str(p.relative_to(CONFIG_DIR)))
+def test_every_bundled_config_loads(path):
+    config = config_lib.load(path)
+    assert isinstance(config, RunConfig)
+    assert config.data.p * config.data.k > 0
+    assert config.loss.terms, "a config without loss terms trains nothing"
+
+
+def test_bundled_configs_cover_paper_settings():
+    names = {str(p.relative_to(CONFIG_DIR).with_suffix("")) for p in BUNDLED}
+    for dataset in ("casia-b", "oumvlp"):
+        for model in ("gaitset", "gaitpart", "gaitgl", "gaitbase"):
+            for loss in ("triplet", "gil_margin", "gil_softmax"):
+                assert f"{dataset}/{model}_{loss}" in names
+    assert "casia-b/gaitgl_authors" in names
+
+
+def test_configs_of_one_backbone_differ_only_in_metric_loss():
+    triplet = config_lib.load("casia-b/gaitgl_triplet").to_dict()
+    gil = config_lib.load("casia-b/gaitgl_gil_margin").to_dict()
+    for key in ("data", "model", "optim", "schedule", "trainer", "eval"):
+        assert triplet[key] == gil[key]
+    assert triplet["loss"]["terms"]["ce"] == gil["loss"]["terms"]["ce"]
+
+
+def test_round_trip_through_yaml(tmp_path):
+    config = config_lib.load("embedded/small_gil_margin", {"trainer.steps": 7})
+    config_lib.save(config, tmp_path / "c.yaml")
+    again = config_lib.load(tmp_path / "c.yaml")
+    assert again == config
+    assert again.trainer.steps == 7
+    assert again.fingerprint() == config.fingerprint()
+
+
+def test_overrides_parse_yaml_scalars():
+    overrides = config_lib.parse_overrides(["trainer.steps=20", "model.name=gaitset", "data.resolution=[32, 22]"])
+    config = config_lib.from_dict({}, overrides)
+    assert config.trainer.steps == 20
+    assert config.model.name == "gaitset"
+    assert config.data.resolution == (32, 22)
+
+
+def test_override_without_equals_is_an_error():
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        config_lib.parse_overrides(["trainer.steps"])
+
+
+def test_unknown_key_names_the_dotted_key():
+    with pytest.raises(ValueError, match=r"trainer\.stpes"):
+        config_lib.from_dict({"trainer": {"stpes": 10}})
+    with pytest.raises(ValueError, match=r"'datta'"):
+        config_lib.from_dict({"datta": {}})
+
+
+@pytest.mark.parametrize(
+    ("values", "key", "expected"),
+    [
+        ({"trainer": {"steps": "ten"}}, "trainer.steps", "integer"),
+        ({"trainer": {"steps": 1.5}}, "trainer.steps", "integer"),
+        ({"optim": {"lr": "fast"}}, "optim.lr", "number"),
+        ({"trainer": {"compile": "yes"}}, "trainer.compile", "true/false"),
+        ({"data": {"resolution": [32]}}, "data.resolution", "2 values"),
+        ({"schedule": {"milestones": 5}}, "schedule.milestones", "list"),
+    ],
+)
+def test_wrong_types_name_the_key_and_expectation(values, key, expected):
+    with pytest.raises(ValueError, match=key.replace(".", r"\.")) as info:
+        config_lib.from_dict(values)
+    assert expected in str(info.value)
+
+
+def test_bad_yaml_file_names_the_file(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("trainer: [unclosed")
+    with pytest.raises(ValueError, match="broken.yaml"):
+        config_lib.load(path)
+    path.write_text(yaml.safe_dump({"trainer": {"bogus": 1}}))
+    with pytest.raises(ValueError, match=r"broken\.yaml.*trainer\.bogus"):
+        config_lib.load(path)
+
+
+def test_unknown_config_name_lists_bundled_ones():
+    with pytest.raises(FileNotFoundError, match="casia-b/gaitgl_triplet"):
+        config_lib.find_config("no/such_config")
+
+
+def test_relative_paths_resolve_against_project_root_not_cwd(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    config = config_lib.from_dict({"data": {"root": "data/syngait-small"}})
+    assert config.data_root() == PROJECT_ROOT / "data" / "syngait-small"
+    assert config_lib.resolve_path("/abs/path") == Path("/abs/path")
+
+
+def test_fingerprint_ignores_logging_but_not_training_fields():
+    base = config_lib.from_dict({})
+    assert base.fingerprint() == config_lib.from_dict({"trainer": {"log_every": 3}, "data": {"workers": 0}}).fingerprint()
+    assert base.fingerprint() != config_lib.from_dict({"trainer": {"seed": 1}}).fingerprint()
+    assert base.fingerprint() != config_lib.from_dict({"loss": {"terms": {"gil": {}}}}).fingerprint()

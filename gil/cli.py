@@ -18,10 +18,19 @@ BENCHMARKS = ("bench_losses", "bench_models", "bench_eval", "bench_data", "bench
 
 
 def _add_config_arguments(parser: argparse.ArgumentParser, required: bool) -> None:
-    parser.add_argument("--config", required=required,
-                        help="YAML path or bundled name, e.g. casia-b/gaitgl_gil_margin or embedded/small_gil")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config field, e.g. --set trainer.steps=2000 (repeatable)")
+    parser.add_argument(
+        "--config",
+        required=required,
+        help="YAML path or bundled name, e.g. casia-b/gaitgl_gil_margin or embedded/small_gil",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field, e.g. --set trainer.steps=2000 (repeatable)",
+    )
     parser.add_argument("--data-root", help="shortcut for --set data.root=PATH")
 
 

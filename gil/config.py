@@ -162,7 +162,7 @@ def _check(value: Any, annotation: Any, key: str) -> Any:
             return tuple(_check(item, args[0], f"{key}[{i}]") for i, item in enumerate(value))
         if len(value) != len(args):
             raise ValueError(f"config key '{key}': expected {len(args)} values, got {value!r}")
-        return tuple(_check(item, arg, f"{key}[{i}]") for i, (item, arg) in enumerate(zip(value, args)))
+        return tuple(_check(item, arg, f"{key}[{i}]") for i, (item, arg) in enumerate(zip(value, args, strict=True)))
     if origin is dict:
         if not isinstance(value, Mapping):
             raise ValueError(f"config key '{key}': expected a mapping, got {value!r}")

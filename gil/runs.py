@@ -55,8 +55,9 @@ def evaluate_model(
     Returns ``(result, arrays)``; ``arrays`` holds ``embeddings`` ``[n, p, c]`` and the per-sequence labels.
     """
     dataset = GaitDataset(config.data_root(), subjects=list(partition_of(config).test))
-    loader = build_test_loader(dataset, resolution=config.data.resolution, batch_size=config.eval.batch_size,
-                               workers=config.data.workers)
+    loader = build_test_loader(
+        dataset, resolution=config.data.resolution, batch_size=config.eval.batch_size, workers=config.data.workers
+    )
     embeddings = extract_embeddings(model, loader, device, progress=progress)
     subjects = [r.subject for r in dataset.records]
     conditions = [r.condition for r in dataset.records]
@@ -64,12 +65,22 @@ def evaluate_model(
     if config.data.protocol == "casia-b":
         result = casia_b(embeddings, subjects, conditions, views, metric=config.eval.metric)
     elif config.data.protocol == "oumvlp":
-        result = oumvlp(embeddings, subjects, conditions, views, metric=config.eval.metric,
-                        drop_probes_without_gallery=config.eval.drop_probes_without_gallery)
+        result = oumvlp(
+            embeddings,
+            subjects,
+            conditions,
+            views,
+            metric=config.eval.metric,
+            drop_probes_without_gallery=config.eval.drop_probes_without_gallery,
+        )
     else:
         raise ValueError(f"data.protocol: expected casia-b or oumvlp, got '{config.data.protocol}'")
-    arrays = {"embeddings": embeddings, "subjects": np.array(subjects), "conditions": np.array(conditions),
-              "views": np.array(views)}
+    arrays = {
+        "embeddings": embeddings,
+        "subjects": np.array(subjects),
+        "conditions": np.array(conditions),
+        "views": np.array(views),
+    }
     return result, arrays
 
 
@@ -94,9 +105,7 @@ def write_json_atomic(obj: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def get_or_train(
-    config: RunConfig, runs_root: str | Path = DEFAULT_RUNS_ROOT, progress: bool = True
-) -> Path:
+def get_or_train(config: RunConfig, runs_root: str | Path = DEFAULT_RUNS_ROOT, progress: bool = True) -> Path:
     """The folder of a finished, evaluated run of ``config``: reused when it exists, else trained here.
 
     An interrupted run with a checkpoint resumes where it stopped.

@@ -97,8 +97,9 @@ class Trainer:
         model = build_model(config.model.name, self.num_classes, width=config.model.width, **config.model.kwargs)
         self.model = model.to(self.env.device)
         self.loss = build_loss(config.loss.terms).to(self.env.device)
-        self.optimizer = build_optimizer(config, [p for p in self.model.parameters() if p.requires_grad]
-                                         + list(self.loss.parameters()))
+        self.optimizer = build_optimizer(
+            config, [p for p in self.model.parameters() if p.requires_grad] + list(self.loss.parameters())
+        )
         self.scheduler = build_scheduler(config, self.optimizer)
         self.amp_dtype = distributed.autocast_dtype(config.trainer.amp, self.env.device)
         use_scaler = self.amp_dtype == torch.float16 and self.env.device.type == "cuda"
@@ -181,13 +182,25 @@ class Trainer:
         if self.step >= cfg.trainer.steps:
             return self.run_dir
         loader = build_train_loader(
-            self.dataset, p=cfg.data.p, k=cfg.data.k, frames=cfg.data.frames, resolution=cfg.data.resolution,
-            seed=cfg.trainer.seed, rank=self.env.rank, world_size=self.env.world_size,
-            workers=cfg.data.workers, start_batch=self.step,
+            self.dataset,
+            p=cfg.data.p,
+            k=cfg.data.k,
+            frames=cfg.data.frames,
+            resolution=cfg.data.resolution,
+            seed=cfg.trainer.seed,
+            rank=self.env.rank,
+            world_size=self.env.world_size,
+            workers=cfg.data.workers,
+            start_batch=self.step,
         )
         logger = MetricsLogger(self.run_dir, enabled=self.env.is_main, truncate_after=self.step)
-        bar = tqdm(total=cfg.trainer.steps, initial=self.step, disable=not (self.progress and self.env.is_main),
-                   desc=cfg.name, dynamic_ncols=True)
+        bar = tqdm(
+            total=cfg.trainer.steps,
+            initial=self.step,
+            disable=not (self.progress and self.env.is_main),
+            desc=cfg.name,
+            dynamic_ncols=True,
+        )
         tic, seen = time.perf_counter(), 0
         try:
             for sils, labels in loader:
@@ -198,8 +211,12 @@ class Trainer:
                 bar.update(1)
                 if self.step % cfg.trainer.log_every == 0 or self.step == cfg.trainer.steps:
                     elapsed = time.perf_counter() - tic
-                    row = {"step": self.step, "lr": self.scheduler.get_last_lr()[0],
-                           "seq_per_s": seen / max(elapsed, 1e-9), **info}
+                    row = {
+                        "step": self.step,
+                        "lr": self.scheduler.get_last_lr()[0],
+                        "seq_per_s": seen / max(elapsed, 1e-9),
+                        **info,
+                    }
                     logger.write(row)
                     bar.set_postfix(loss=f"{info.get('total', float('nan')):.4f}")
                     tic, seen = time.perf_counter(), 0

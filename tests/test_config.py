@@ -104,6 +104,8 @@ def test_relative_paths_resolve_against_project_root_not_cwd(monkeypatch, tmp_pa
 
 def test_fingerprint_ignores_logging_but_not_training_fields():
     base = config_lib.from_dict({})
-    assert base.fingerprint() == config_lib.from_dict({"trainer": {"log_every": 3}, "data": {"workers": 0}}).fingerprint()
+    assert (
+        base.fingerprint() == config_lib.from_dict({"trainer": {"log_every": 3}, "data": {"workers": 0}}).fingerprint()
+    )
     assert base.fingerprint() != config_lib.from_dict({"trainer": {"seed": 1}}).fingerprint()
     assert base.fingerprint() != config_lib.from_dict({"loss": {"terms": {"gil": {}}}}).fingerprint()

@@ -108,7 +108,11 @@ class Trainer:
         self.forward_model: nn.Module = self.model
         if self.env.world_size > 1:
             ids = [self.env.device.index] if self.env.device.type == "cuda" else None
-            self.forward_model = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+            # without a classification term the classifier head gets no gradient
+            unused = "ce" not in config.loss.terms
+            self.forward_model = nn.parallel.DistributedDataParallel(
+                self.model, device_ids=ids, find_unused_parameters=unused
+            )
         if config.trainer.compile:
             self.forward_model = torch.compile(self.forward_model)
 

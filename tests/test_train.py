@@ -1,0 +1,127 @@
+import csv
+import os
+import socket
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from gil import checkpoint, config as config_lib
+from gil.train import Trainer, train
+
+
+def tiny_config(root, **overrides):
+    values = {"data.root": str(root), "trainer.device": "cpu", "trainer.threads": 1}
+    values.update(overrides)
+    return config_lib.load("embedded/tiny_gil_margin", values)
+
+
+def read_metrics(run_dir):
+    with open(run_dir / "metrics.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        row.pop("seq_per_s")  # wall-clock rate, the only column allowed to differ
+    return rows
+
+
+def test_loss_goes_down_on_a_fixed_batch(tiny_root, tmp_path):
+    trainer = Trainer(tiny_config(tiny_root, **{"optim.lr": 3e-3}), tmp_path / "run", progress=False)
+    from gil.data.loader import build_train_loader
+
+    loader = build_train_loader(trainer.dataset, p=2, k=2, frames=8, resolution=(32, 22), seed=0)
+    sils, labels = next(iter(loader))
+    losses = [trainer.train_step(sils, labels)["total"] for _ in range(12)]
+    assert min(losses[-3:]) < losses[0]
+
+
+def test_resume_after_interruption_is_bit_identical(tiny_root, tmp_path, monkeypatch):
+    config = tiny_config(tiny_root, **{"trainer.steps": 4, "trainer.checkpoint_every": 2})
+    uninterrupted = train(config, tmp_path / "a", progress=False)
+
+    original_step = Trainer.train_step
+
+    def crash_at_step_3(self, sils, labels):
+        if self.step == 3:
+            raise KeyboardInterrupt("simulated interruption")
+        return original_step(self, sils, labels)
+
+    monkeypatch.setattr(Trainer, "train_step", crash_at_step_3)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "b", progress=False)
+    assert checkpoint.load(tmp_path / "b" / "checkpoints" / "last.pt")["step"] == 2
+    monkeypatch.setattr(Trainer, "train_step", original_step)
+    resumed = train(config, tmp_path / "b", resume=True, progress=False)
+
+    a = checkpoint.load(uninterrupted / "checkpoints" / "last.pt")
+    b = checkpoint.load(resumed / "checkpoints" / "last.pt")
+    assert a["step"] == b["step"] == 4
+    for key, tensor in a["model"].items():
+        assert torch.equal(tensor, b["model"][key]), key
+    assert read_metrics(uninterrupted) == read_metrics(resumed)
+
+
+def test_interrupted_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch):
+    path = tmp_path / "last.pt"
+    checkpoint.save_atomic({"step": 1, "w": torch.ones(3)}, path)
+
+    def torn_save(obj, handle):
+        handle.write(b"PK\x03\x04 half a checkpoint")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", torn_save)
+    with pytest.raises(OSError, match="disk full"):
+        checkpoint.save_atomic({"step": 2, "w": torch.zeros(3)}, path)
+    state = checkpoint.load(path)
+    assert state["step"] == 1 and torch.equal(state["w"], torch.ones(3))
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
+
+
+def test_resume_with_a_different_config_is_refused(tiny_root, tmp_path):
+    run = train(tiny_config(tiny_root, **{"trainer.steps": 1}), tmp_path / "run", progress=False)
+    with pytest.raises(ValueError, match="different config"):
+        train(tiny_config(tiny_root, **{"trainer.steps": 2, "trainer.seed": 5}), run, progress=False)
+
+
+def test_missing_data_root_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"data\.root.*nowhere"):
+        Trainer(tiny_config(tmp_path / "nowhere"), tmp_path / "run", progress=False)
+
+
+def test_unknown_optimizer_is_named(tiny_root, tmp_path):
+    with pytest.raises(ValueError, match=r"optim\.name"):
+        Trainer(tiny_config(tiny_root, **{"optim.name": "lion"}), tmp_path / "run", progress=False)
+
+
+def test_non_finite_loss_names_step_and_term(tiny_root, tmp_path, monkeypatch):
+    trainer = Trainer(tiny_config(tiny_root), tmp_path / "run", progress=False)
+    sils = torch.full((4, 8, 32, 22), float("nan"))
+    with pytest.raises((FloatingPointError, ValueError), match=r"(step 1|non-finite)"):
+        trainer.train_step(sils, torch.tensor([0, 0, 1, 1]))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _ddp_worker(rank, world_size, port, root, run_dir):
+    os.environ.update(
+        {"RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(world_size),
+         "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
+    )
+    config = tiny_config(root, **{"trainer.steps": 2, "trainer.checkpoint_every": 2})
+    trainer = Trainer(config, run_dir, progress=False)
+    trainer.fit(resume=False)
+    torch.save(trainer.model.state_dict(), f"{run_dir}/rank{rank}.pt")
+    torch.distributed.destroy_process_group()
+
+
+def test_two_process_gloo_ddp_run_keeps_ranks_in_sync(tiny_root, tmp_path):
+    port = _free_port()
+    mp.spawn(_ddp_worker, args=(2, port, str(tiny_root), str(tmp_path)), nprocs=2, join=True)
+    rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    for key in rank0:
+        assert torch.equal(rank0[key], rank1[key]), key
+    assert checkpoint.load(tmp_path / "checkpoints" / "last.pt")["step"] == 2

@@ -1,4 +1,4 @@
-"""Command line: ``gil data|train|eval|bench`` (also ``python -m gil``).
+"""Command line: ``gil data|train|eval|bench|book`` (also ``python -m gil``).
 
 Each command group registers itself through an ``add_parser(commands)`` function that sets ``func`` on its
 sub-parser; ``data`` lives beside the data code, the rest is here.
@@ -125,6 +125,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from gil import book
     from gil.data import cli as data_cli
 
     parser = argparse.ArgumentParser(prog="gil", description=__doc__.splitlines()[0])
@@ -132,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     data_cli.add_parser(commands)
     add_parser(commands)
+    book.add_parser(commands)
     return parser
 
 

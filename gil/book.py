@@ -1,0 +1,104 @@
+"""Build the book: papermill executes ``notebooks/*.ipynb`` into ``book/notebooks/``, then jupyter-book
+(1.x, Sphinx, offline) renders ``book/_build/html``.
+
+The notebooks are committed without outputs; executed copies live only in the build folders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from gil.config import PROJECT_ROOT
+
+log = logging.getLogger(__name__)
+
+NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
+BOOK_DIR = PROJECT_ROOT / "book"
+HIDDEN_TAGS = ("injected-parameters",)
+
+
+def notebooks(only: Sequence[str] | None = None) -> list[Path]:
+    """The notebooks in build order; ``only`` filters by name prefix (``"03"`` or ``"03_cross_view"``)."""
+    found = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        found = [nb for nb in found if any(nb.stem.startswith(prefix) for prefix in only)]
+        if not found:
+            raise ValueError(f"--only {list(only)} matches no notebook in {NOTEBOOK_DIR}")
+    return found
+
+
+def hide_injected_cells(path: Path) -> None:
+    """Tag papermill's injected-parameters cell ``remove-cell`` so the book does not show it."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if any(tag in tags for tag in HIDDEN_TAGS) and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    nbformat.write(notebook, path)
+
+
+def execute(
+    notebook: Path, out_dir: Path, parameters: Mapping[str, Any], timeout: int | None = None
+) -> Path:
+    """Execute ``notebook`` with papermill into ``out_dir``; returns the executed copy's path."""
+    import papermill
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / notebook.name
+    papermill.execute_notebook(
+        str(notebook),
+        str(target),
+        parameters=dict(parameters),
+        cwd=str(notebook.parent),
+        kernel_name="python3",
+        progress_bar=False,
+        execution_timeout=timeout,
+    )
+    hide_injected_cells(target)
+    return target
+
+
+def build_html(book_dir: Path = BOOK_DIR) -> Path:
+    """Run ``jupyter-book build`` (offline; fails when Sphinx reports an error)."""
+    executable = Path(sys.executable).with_name("jupyter-book")
+    command = [str(executable) if executable.exists() else "jupyter-book", "build", str(book_dir)]
+    subprocess.run(command, check=True)
+    return book_dir / "_build" / "html" / "index.html"
+
+
+def build(parameters: Mapping[str, Any], only: Sequence[str] | None = None, html: bool = True) -> Path:
+    out_dir = BOOK_DIR / "notebooks"
+    for notebook in notebooks(only):
+        tic = time.perf_counter()
+        print(f"executing {notebook.name} ...", flush=True)
+        execute(notebook, out_dir, parameters)
+        print(f"  done in {time.perf_counter() - tic:.0f} s", flush=True)
+    if not html:
+        return out_dir
+    shutil.rmtree(BOOK_DIR / "_build" / "html", ignore_errors=True)
+    return build_html()
+
+
+def _run(args: argparse.Namespace) -> int:
+    parameters: dict[str, Any] = {"data_root": str(Path(args.data).resolve()) if args.data else "data/syngait-small"}
+    index = build(parameters, only=args.only, html=not args.no_html)
+    print(f"book: {index}")
+    return 0
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("book", help="execute the notebooks with papermill and build the HTML book")
+    parser.add_argument("--data", help="dataset root passed to every notebook as `data_root`")
+    parser.add_argument("--only", nargs="+", help="execute only notebooks whose name starts with these")
+    parser.add_argument("--no-html", action="store_true", help="execute the notebooks but skip jupyter-book")
+    parser.set_defaults(func=_run)

@@ -47,9 +47,7 @@ def hide_injected_cells(path: Path) -> None:
     nbformat.write(notebook, path)
 
 
-def execute(
-    notebook: Path, out_dir: Path, parameters: Mapping[str, Any], timeout: int | None = None
-) -> Path:
+def execute(notebook: Path, out_dir: Path, parameters: Mapping[str, Any], timeout: int | None = None) -> Path:
     """Execute ``notebook`` with papermill into ``out_dir``; returns the executed copy's path."""
     import papermill
 

@@ -1,4 +1,4 @@
-"""Command line: ``gil data|train|eval|bench|book`` (also ``python -m gil``).
+"""Command line: gil data | train | eval | bench | book (also `python -m gil`).
 
 Each command group registers itself through an ``add_parser(commands)`` function that sets ``func`` on its
 sub-parser; ``data`` lives beside the data code, the rest is here.

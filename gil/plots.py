@@ -1,0 +1,222 @@
+"""Figures for the notebooks (matplotlib + seaborn). Each function takes data and returns a Figure.
+
+Nothing here computes a result: protocols live in :mod:`gil.evaluate`, geometry in :mod:`gil.metrics`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+CONDITION_ORDER = ("NM", "BG", "CL")
+
+
+def _style() -> None:
+    sns.set_theme(context="notebook", style="whitegrid", font_scale=0.95)
+
+
+def silhouette_grid(
+    images: np.ndarray, row_labels: Sequence[str], col_labels: Sequence[str], title: str | None = None
+) -> Figure:
+    """A grid of silhouettes, ``images [rows, cols, h, w]`` (uint8 or float)."""
+    rows, cols = images.shape[:2]
+    fig, axes = plt.subplots(rows, cols, figsize=(1.0 * cols, 1.35 * rows), squeeze=False)
+    for r in range(rows):
+        for c in range(cols):
+            ax = axes[r, c]
+            ax.imshow(images[r, c], cmap="gray", vmin=0, vmax=images.max() or 1, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(col_labels[c], fontsize=9)
+            if c == 0:
+                ax.set_ylabel(row_labels[r], fontsize=9, rotation=0, ha="right", va="center")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def training_curves(metrics: Mapping[str, pd.DataFrame], columns: Sequence[str], titles: Sequence[str]) -> Figure:
+    """One panel per column of ``metrics.csv`` (``step`` on x), one line per run."""
+    _style()
+    fig, axes = plt.subplots(1, len(columns), figsize=(4.2 * len(columns), 3.2), squeeze=False)
+    for ax, column, title in zip(axes[0], columns, titles, strict=True):
+        for name, frame in metrics.items():
+            if column in frame:
+                ax.plot(frame["step"], frame[column], label=name, lw=1.4)
+        ax.set_xlabel("training step")
+        ax.set_title(title)
+    axes[0, 0].legend()
+    fig.tight_layout()
+    return fig
+
+
+def rank1_heatmaps(rank1: Mapping[str, pd.DataFrame], title: str = "") -> Figure:
+    """Probe view × gallery view rank-1 (%) per probe condition; the excluded diagonal is blank."""
+    _style()
+    groups = [g for g in CONDITION_ORDER if g in rank1] or list(rank1)
+    fig, axes = plt.subplots(1, len(groups), figsize=(5.4 * len(groups), 4.8), squeeze=False)
+    for ax, group in zip(axes[0], groups, strict=True):
+        table = rank1[group]
+        sns.heatmap(
+            table,
+            ax=ax,
+            vmin=0,
+            vmax=100,
+            cmap="viridis",
+            annot=True,
+            fmt=".0f",
+            annot_kws={"fontsize": 6.5},
+            cbar=group == groups[-1],
+            square=True,
+            cbar_kws={"label": "rank-1 (%)"},
+        )
+        ax.set_title(f"{group} probes")
+        ax.set_xlabel("gallery view")
+        ax.set_ylabel("probe view")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def rank1_per_view(per_view: Mapping[str, pd.DataFrame]) -> Figure:
+    """Rank-1 per probe view (mean over other gallery views), one panel per condition, a line per run."""
+    _style()
+    first = next(iter(per_view.values()))
+    groups = [g for g in CONDITION_ORDER if g in first.columns] or list(first.columns)
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.4 * len(groups), 3.3), squeeze=False, sharey=True)
+    for ax, group in zip(axes[0], groups, strict=True):
+        for name, frame in per_view.items():
+            ax.plot(frame.index.astype(str), frame[group], marker="o", ms=3.5, label=name)
+        ax.set_title(f"{group} probes")
+        ax.set_xlabel("probe view (°)")
+        ax.tick_params(axis="x", rotation=60)
+    axes[0, 0].set_ylabel("rank-1 (%)")
+    axes[0, 0].legend()
+    fig.tight_layout()
+    return fig
+
+
+def histograms(
+    samples: Mapping[str, np.ndarray], xlabel: str, title: str = "", bins: int = 40, ax: plt.Axes | None = None
+) -> Figure:
+    """Overlaid density histograms, one per named sample."""
+    _style()
+    fig = ax.figure if ax is not None else plt.figure(figsize=(5.2, 3.4))
+    ax = ax or fig.add_subplot()
+    for name, values in samples.items():
+        values = np.asarray(values, dtype=float)
+        sns.histplot(
+            values[np.isfinite(values)],
+            bins=bins,
+            stat="density",
+            element="step",
+            fill=True,
+            alpha=0.3,
+            label=name,
+            ax=ax,
+        )
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def distance_histograms(samples: Mapping[str, pd.DataFrame]) -> Figure:
+    """Positive vs negative pair distances (``gil.metrics.distance_samples``), a panel per run."""
+    _style()
+    fig, axes = plt.subplots(1, len(samples), figsize=(5.0 * len(samples), 3.4), squeeze=False, sharey=True)
+    for ax, (name, frame) in zip(axes[0], samples.items(), strict=True):
+        sns.histplot(frame, x="distance", hue="pair", stat="density", common_norm=False, element="step", bins=50, ax=ax)
+        ax.set_title(name)
+        ax.set_xlabel("distance (mean over parts)")
+    fig.tight_layout()
+    return fig
+
+
+def embedding_maps(coords: Mapping[str, np.ndarray], labels: Sequence[str], title: str = "") -> Figure:
+    """2-D projections ``[n, 2]`` side by side, coloured by identity."""
+    _style()
+    codes, uniques = pd.factorize(np.asarray(labels))
+    palette = sns.color_palette("husl", len(uniques))
+    fig, axes = plt.subplots(1, len(coords), figsize=(5.0 * len(coords), 4.6), squeeze=False)
+    for ax, (name, xy) in zip(axes[0], coords.items(), strict=True):
+        ax.scatter(xy[:, 0], xy[:, 1], c=[palette[c] for c in codes], s=5, alpha=0.8, linewidths=0)
+        ax.set_title(name)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def interval_bars(
+    summary: pd.DataFrame,
+    value: str = "mean",
+    lo: str = "lo",
+    hi: str = "hi",
+    x: str = "condition",
+    hue: str = "variant",
+    ylabel: str = "rank-1 (%)",
+) -> Figure:
+    """Grouped bars with confidence intervals from a tidy table (one row per ``x`` × ``hue``)."""
+    _style()
+    xs = list(dict.fromkeys(summary[x]))
+    hues = list(dict.fromkeys(summary[hue]))
+    width = 0.8 / len(hues)
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(xs) * len(hues) * 0.5 + 3), 3.8))
+    palette = sns.color_palette("colorblind", len(hues))
+    for i, name in enumerate(hues):
+        rows = summary[summary[hue] == name].set_index(x).reindex(xs)
+        pos = np.arange(len(xs)) + (i - (len(hues) - 1) / 2) * width
+        err = np.vstack([rows[value] - rows[lo], rows[hi] - rows[value]])
+        ax.bar(pos, rows[value], width=width, yerr=err, capsize=3, label=name, color=palette[i])
+    ax.set_xticks(np.arange(len(xs)), xs)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8, ncols=min(4, len(hues)), loc="upper center", bbox_to_anchor=(0.5, -0.12))
+    fig.tight_layout()
+    return fig
+
+
+def sphere_points(ax: plt.Axes, points: np.ndarray, labels: Sequence[int], title: str = "") -> None:
+    """Unit vectors ``[n, 3]`` on a wire-frame sphere (``ax`` must be a 3-D axis)."""
+    u, v = np.mgrid[0 : 2 * np.pi : 24j, 0 : np.pi : 12j]
+    ax.plot_wireframe(np.cos(u) * np.sin(v), np.sin(u) * np.sin(v), np.cos(v), color="0.85", lw=0.4)
+    palette = sns.color_palette("tab10", int(np.max(labels)) + 1)
+    ax.scatter(points[:, 0], points[:, 1], points[:, 2], c=[palette[c] for c in labels], s=14, depthshade=False)
+    ax.set_box_aspect((1, 1, 1))
+    ax.set_axis_off()
+    ax.set_title(title)
+
+
+def matrix(
+    values: np.ndarray,
+    title: str,
+    ax: plt.Axes,
+    cmap: str = "magma",
+    fmt: str = ".2f",
+    annotate: bool = False,
+    label: str = "",
+) -> None:
+    """A square matrix as a heatmap on ``ax``."""
+    sns.heatmap(
+        values,
+        ax=ax,
+        cmap=cmap,
+        annot=annotate,
+        fmt=fmt,
+        square=True,
+        cbar_kws={"label": label},
+        xticklabels=False,
+        yticklabels=False,
+    )
+    ax.set_title(title)

@@ -10,8 +10,15 @@ from __future__ import annotations
 import numpy as np
 
 
-def rasterise(a: np.ndarray, b: np.ndarray, ra: np.ndarray, rb: np.ndarray, xs: np.ndarray,
-              ys: np.ndarray, grow: np.ndarray | None = None) -> np.ndarray:
+def rasterise(
+    a: np.ndarray,
+    b: np.ndarray,
+    ra: np.ndarray,
+    rb: np.ndarray,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    grow: np.ndarray | None = None,
+) -> np.ndarray:
     """Draw capsules on per-frame pixel grids.
 
     Args:
@@ -78,6 +85,6 @@ def centre_width(frames: np.ndarray, width: int = 64) -> np.ndarray:
     half = width // 2
     centre = mass_median_columns(frames)  # [s]
     padded = np.zeros((s, h, w + 2 * half), dtype=frames.dtype)
-    padded[:, :, half:half + w] = frames
+    padded[:, :, half : half + w] = frames
     cols = centre[:, None] + np.arange(width)[None, :]  # [s, width] in padded coordinates
     return np.take_along_axis(padded, cols[:, None, :].repeat(h, axis=1), axis=2)

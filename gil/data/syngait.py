@@ -122,7 +122,9 @@ def _outfits(preset: SynGaitPreset, seed: int, subject: int) -> dict[str, Outfit
 def _sequence(preset: SynGaitPreset, seed: int, subject: int, cond_index: int, view_index: int) -> _Sequence:
     walker = sample_walker(_rng(seed, 0, subject), preset.identity_spread)
     cond = preset.conditions[cond_index]
-    speed = 1.0 + preset.speed_jitter * float(np.clip(_rng(seed, 1, subject, cond_index).standard_normal(), -2, 2))
+    speed = 1.0 + preset.speed_jitter * float(
+        np.clip(_rng(seed, 1, subject, cond_index).standard_normal(), -2, 2)
+    )
     rng = _rng(seed, 2, subject, cond_index, view_index)
     return _Sequence(
         walker=walker,
@@ -152,8 +154,9 @@ def _drop_blobs(rng, sil, a2, b2, ra2, xs, ys, prob) -> None:
     idx = np.arange(s)
     centre = a2[idx, j] + t * (b2[idx, j] - a2[idx, j])  # [s, 2]
     radius = np.where(hit, ra2[idx, j] * rng.uniform(0.4, 1.0, s), 0.0)
-    mask = ((xs[:, None, :] - centre[:, 0, None, None]) ** 2
-            + (ys[:, :, None] - centre[:, 1, None, None]) ** 2) < radius[:, None, None] ** 2
+    mask = (
+        (xs[:, None, :] - centre[:, 0, None, None]) ** 2 + (ys[:, :, None] - centre[:, 1, None, None]) ** 2
+    ) < radius[:, None, None] ** 2
     sil &= ~mask
 
 
@@ -173,8 +176,9 @@ def render_sequence(seq: _Sequence, preset: SynGaitPreset, size: int = 64) -> np
     return centre_width(sil.astype(np.uint8) * 255, size)
 
 
-def render_raw(seq: _Sequence, preset: SynGaitPreset, shape: tuple[int, int] = (240, 320),
-               stature_px: float = 110.0) -> np.ndarray:
+def render_raw(
+    seq: _Sequence, preset: SynGaitPreset, shape: tuple[int, int] = (240, 320), stature_px: float = 110.0
+) -> np.ndarray:
     """Render full-frame silhouettes like CASIA-B's PNGs: uint8 ``[s, h, w]``, values 0/255.
 
     The walker crosses the frame (sideways for side views) with its feet near the bottom.
@@ -213,8 +217,9 @@ def _write_json(path: Path, obj: object) -> None:
     path.write_text(json.dumps(obj, indent=2) + "\n")
 
 
-def generate(preset: str | SynGaitPreset, out: Path, seed: int = 0, workers: int | None = None,
-             progress: bool = True) -> Path:
+def generate(
+    preset: str | SynGaitPreset, out: Path, seed: int = 0, workers: int | None = None, progress: bool = True
+) -> Path:
     """Generate a SynGait data set under ``out`` (which must not exist yet) and return ``out``.
 
     Writes into a hidden temporary folder beside ``out`` and renames it at the end, so an
@@ -229,16 +234,27 @@ def generate(preset: str | SynGaitPreset, out: Path, seed: int = 0, workers: int
         if info.is_file() and json.loads(info.read_text()) == json.loads(json.dumps(meta)):
             log.info("%s already holds syngait %s (seed %d); nothing to do", out, preset.name, seed)
             return out
-        raise ValueError(f"{out} already exists and is not syngait {preset.name!r} with seed {seed}; "
-                         "remove it or choose another --out")
-    if preset.train_subjects >= preset.subjects or preset.frames[0] < 1 or preset.frames[0] > preset.frames[1]:
-        raise ValueError(f"preset {preset.name!r}: need 0 < train_subjects < subjects and "
-                         f"1 <= frames[0] <= frames[1], got {preset}")
+        raise ValueError(
+            f"{out} already exists and is not syngait {preset.name!r} with seed {seed}; "
+            "remove it or choose another --out"
+        )
+    if (
+        preset.train_subjects >= preset.subjects
+        or preset.frames[0] < 1
+        or preset.frames[0] > preset.frames[1]
+    ):
+        raise ValueError(
+            f"preset {preset.name!r}: need 0 < train_subjects < subjects and "
+            f"1 <= frames[0] <= frames[1], got {preset}"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    tasks = [(preset, seed, si, ci, str(tmp)) for si in range(preset.subjects)
-             for ci in range(len(preset.conditions))]
+    tasks = [
+        (preset, seed, si, ci, str(tmp))
+        for si in range(preset.subjects)
+        for ci in range(len(preset.conditions))
+    ]
     workers = min(workers or os.cpu_count() or 1, len(tasks))
     bar = tqdm(total=len(tasks), disable=not progress, desc=f"syngait {preset.name}", unit="walk")
     try:
@@ -251,8 +267,10 @@ def generate(preset: str | SynGaitPreset, out: Path, seed: int = 0, workers: int
                 for _ in pool.map(_generate_walk, tasks, chunksize=1):
                     bar.update()
         ids = subject_ids(preset)
-        _write_json(tmp / "partition.json",
-                    {"TRAIN_SET": ids[:preset.train_subjects], "TEST_SET": ids[preset.train_subjects:]})
+        _write_json(
+            tmp / "partition.json",
+            {"TRAIN_SET": ids[: preset.train_subjects], "TEST_SET": ids[preset.train_subjects :]},
+        )
         _write_json(tmp / "syngait.json", meta)
         os.rename(tmp, out)
     except BaseException:
@@ -263,8 +281,14 @@ def generate(preset: str | SynGaitPreset, out: Path, seed: int = 0, workers: int
     return out
 
 
-def write_raw_pngs(out: Path, preset: str | SynGaitPreset, seed: int = 0, subjects: int | None = None,
-                   conditions: tuple[str, ...] | None = None, views: tuple[int, ...] | None = None) -> Path:
+def write_raw_pngs(
+    out: Path,
+    preset: str | SynGaitPreset,
+    seed: int = 0,
+    subjects: int | None = None,
+    conditions: tuple[str, ...] | None = None,
+    views: tuple[int, ...] | None = None,
+) -> Path:
     """Write CASIA-B-style raw PNGs ``out/<subject>/<cond>/<view>/<subject>-<cond>-<view>-<i>.png``.
 
     The same walkers and sequences as :func:`generate` (for testing the converter).
@@ -287,13 +311,22 @@ def write_raw_pngs(out: Path, preset: str | SynGaitPreset, seed: int = 0, subjec
     return Path(out)
 
 
-def example_frames(preset: str | SynGaitPreset = "small", seed: int = 0, subject: int = 0,
-                   conditions: tuple[str, ...] = ("nm-01", "bg-01", "cl-01"), frame: int = 0) -> np.ndarray:
+def example_frames(
+    preset: str | SynGaitPreset = "small",
+    seed: int = 0,
+    subject: int = 0,
+    conditions: tuple[str, ...] = ("nm-01", "bg-01", "cl-01"),
+    frame: int = 0,
+) -> np.ndarray:
     """One pretreated frame per (condition, view) of one subject: uint8 ``[conditions, views, 64, 64]``."""
     preset = get_preset(preset)
     rows = []
     for cond in conditions:
         ci = preset.conditions.index(cond)
-        rows.append([render_sequence(_sequence(preset, seed, subject, ci, vi), preset)[frame]
-                     for vi in range(len(preset.views))])
+        rows.append(
+            [
+                render_sequence(_sequence(preset, seed, subject, ci, vi), preset)[frame]
+                for vi in range(len(preset.views))
+            ]
+        )
     return np.array(rows)

@@ -19,22 +19,72 @@ import numpy as np
 # Population means (stature = 1) and relative standard deviations of the identity parameters.
 # Means follow anthropometric tables; spreads are scaled by the preset's ``identity_spread``.
 _MEAN = {
-    "leg": 0.47, "thigh_frac": 0.52, "torso": 0.29, "head_r": 0.062, "shoulder_w": 0.115,
-    "hip_w": 0.083, "chest_w": 0.058, "depth_r": 0.068, "belly_r": 0.0, "limb_r": 1.0,
-    "thigh_taper": 0.68, "arm_len": 0.34, "lean": 4.0, "neck_lean": 6.0,
-    "hip_mean": 8.0, "hip_amp": 20.0, "hip_h2": 2.0, "knee_stance": 15.0, "knee_swing": 60.0,
-    "knee_swing_at": 1.42, "ankle_push": 18.0, "arm_mean": 2.0, "arm_amp": 16.0, "elbow": 14.0,
-    "elbow_gain": 0.6, "arm_abduct": 0.012, "bob": 0.014, "pelvis_rot": 6.0, "sway": 0.01,
-    "asym_phase": 0.0, "asym_amp": 0.0, "cycle": 27.0,
+    "leg": 0.47,
+    "thigh_frac": 0.52,
+    "torso": 0.29,
+    "head_r": 0.062,
+    "shoulder_w": 0.115,
+    "hip_w": 0.083,
+    "chest_w": 0.058,
+    "depth_r": 0.068,
+    "belly_r": 0.0,
+    "limb_r": 1.0,
+    "thigh_taper": 0.68,
+    "arm_len": 0.34,
+    "lean": 4.0,
+    "neck_lean": 6.0,
+    "hip_mean": 8.0,
+    "hip_amp": 20.0,
+    "hip_h2": 2.0,
+    "knee_stance": 15.0,
+    "knee_swing": 60.0,
+    "knee_swing_at": 1.42,
+    "ankle_push": 18.0,
+    "arm_mean": 2.0,
+    "arm_amp": 16.0,
+    "elbow": 14.0,
+    "elbow_gain": 0.6,
+    "arm_abduct": 0.012,
+    "bob": 0.014,
+    "pelvis_rot": 6.0,
+    "sway": 0.01,
+    "asym_phase": 0.0,
+    "asym_amp": 0.0,
+    "cycle": 27.0,
 }
 _SPREAD = {  # absolute standard deviations at identity_spread = 1
-    "leg": 0.012, "thigh_frac": 0.015, "torso": 0.01, "head_r": 0.004, "shoulder_w": 0.009,
-    "hip_w": 0.008, "chest_w": 0.008, "depth_r": 0.008, "belly_r": 0.012, "limb_r": 0.1,
-    "thigh_taper": 0.05, "arm_len": 0.012, "lean": 3.0, "neck_lean": 4.0,
-    "hip_mean": 3.0, "hip_amp": 3.5, "hip_h2": 2.0, "knee_stance": 5.0, "knee_swing": 6.0,
-    "knee_swing_at": 0.05, "ankle_push": 5.0, "arm_mean": 4.0, "arm_amp": 7.0, "elbow": 7.0,
-    "elbow_gain": 0.3, "arm_abduct": 0.01, "bob": 0.004, "pelvis_rot": 3.0, "sway": 0.005,
-    "asym_phase": 0.08, "asym_amp": 0.06, "cycle": 2.0,
+    "leg": 0.012,
+    "thigh_frac": 0.015,
+    "torso": 0.01,
+    "head_r": 0.004,
+    "shoulder_w": 0.009,
+    "hip_w": 0.008,
+    "chest_w": 0.008,
+    "depth_r": 0.008,
+    "belly_r": 0.012,
+    "limb_r": 0.1,
+    "thigh_taper": 0.05,
+    "arm_len": 0.012,
+    "lean": 3.0,
+    "neck_lean": 4.0,
+    "hip_mean": 3.0,
+    "hip_amp": 3.5,
+    "hip_h2": 2.0,
+    "knee_stance": 5.0,
+    "knee_swing": 6.0,
+    "knee_swing_at": 0.05,
+    "ankle_push": 5.0,
+    "arm_mean": 4.0,
+    "arm_amp": 7.0,
+    "elbow": 7.0,
+    "elbow_gain": 0.3,
+    "arm_abduct": 0.01,
+    "bob": 0.004,
+    "pelvis_rot": 3.0,
+    "sway": 0.005,
+    "asym_phase": 0.08,
+    "asym_amp": 0.06,
+    "cycle": 2.0,
 }
 
 
@@ -145,8 +195,10 @@ def pose(w: Walker, phi: np.ndarray, outfit: Outfit = Outfit()) -> tuple[np.ndar
         # legs: hip joint rotates with the pelvis about the vertical axis
         hip = pelvis + np.stack([side * w.hip_w * np.sin(psi), np.zeros(s), side * w.hip_w * np.cos(psi)], 1)
         alpha = rad(w.hip_mean + amp * w.hip_amp * np.cos(phase) + w.hip_h2 * np.cos(2 * phase))
-        knee_flex = rad(w.knee_stance * _vm(phase, 0.3 * np.pi, 6.0)
-                        + amp * w.knee_swing * _vm(phase, w.knee_swing_at * np.pi, 4.0))
+        knee_flex = rad(
+            w.knee_stance * _vm(phase, 0.3 * np.pi, 6.0)
+            + amp * w.knee_swing * _vm(phase, w.knee_swing_at * np.pi, 4.0)
+        )
         beta = alpha - knee_flex
         lt, ls = w.leg * w.thigh_frac, w.leg * (1.0 - w.thigh_frac)
         knee = hip + lt * np.stack([np.sin(alpha), -np.cos(alpha), np.zeros(s)], 1)
@@ -162,7 +214,6 @@ def pose(w: Walker, phi: np.ndarray, outfit: Outfit = Outfit()) -> tuple[np.ndar
         limbs[side] = (phase, amp)
 
     # trunk: rotated by the forward lean about the pelvis, shoulders counter-rotate
-    shoulder_y = hip_y + w.torso
     waist = pelvis + [0.0, 0.06, 0.0]
     chest = pelvis + [0.0, w.torso - 0.04, 0.0]
     coat_w = 1.0 + 0.2 * outfit.coat
@@ -174,8 +225,12 @@ def pose(w: Walker, phi: np.ndarray, outfit: Outfit = Outfit()) -> tuple[np.ndar
     add(pelvis - [0.0, 0.0, w.hip_w], pelvis + [0.0, 0.0, w.hip_w], 0.07 * coat_w, 0.07 * coat_w)
     if w.belly_r > 0.005:
         belly = waist + [dr * 0.4, 0.05, 0.0]
-        add(_rot_xy(belly, pelvis, lean), _rot_xy(belly + [0.0, 0.08, 0.0], pelvis, lean),
-            dr * 0.7 + w.belly_r, dr * 0.6 + w.belly_r * 0.5)
+        add(
+            _rot_xy(belly, pelvis, lean),
+            _rot_xy(belly + [0.0, 0.08, 0.0], pelvis, lean),
+            dr * 0.7 + w.belly_r,
+            dr * 0.6 + w.belly_r * 0.5,
+        )
     neck_base = _rot_xy(pelvis + [0.0, w.torso, 0.0], pelvis, lean)
     head_lean = lean + rad(w.neck_lean)
     neck_top = neck_base + 0.07 * np.stack([np.sin(head_lean), np.cos(head_lean), np.zeros(s)], 1)
@@ -194,7 +249,8 @@ def pose(w: Walker, phi: np.ndarray, outfit: Outfit = Outfit()) -> tuple[np.ndar
         sh_psi = -0.5 * psi
         shoulder = _rot_xy(pelvis + [0.0, w.torso - 0.025, 0.0], pelvis, lean)
         shoulder = shoulder + np.stack(
-            [side * w.shoulder_w * np.sin(sh_psi), np.zeros(s), side * w.shoulder_w * np.cos(sh_psi)], 1)
+            [side * w.shoulder_w * np.sin(sh_psi), np.zeros(s), side * w.shoulder_w * np.cos(sh_psi)], 1
+        )
         la, lf = w.arm_len * 0.48, w.arm_len * 0.52
         out = side * (w.arm_abduct + 0.02 * outfit.coat)
         elbow = shoulder + np.stack([la * np.sin(gamma), -la * np.cos(gamma), np.full(s, out)], 1)
@@ -240,8 +296,9 @@ def _add_bag(add, w: Walker, outfit: Outfit, pelvis, lean, hands, phi) -> None:
         raise ValueError(f"Outfit.bag: expected none, backpack, shoulder or hand, got {outfit.bag!r}")
 
 
-def project(a: np.ndarray, b: np.ndarray, ra: np.ndarray, rb: np.ndarray, view_deg: float,
-            distance: float) -> tuple[np.ndarray, ...]:
+def project(
+    a: np.ndarray, b: np.ndarray, ra: np.ndarray, rb: np.ndarray, view_deg: float, distance: float
+) -> tuple[np.ndarray, ...]:
     """Project capsules ``a, b [s, m, 3]`` for a camera at CASIA-B view ``view_deg``.
 
     0° faces the walker (walking towards the camera), 90° is the side view, 180° the back. The

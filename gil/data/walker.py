@@ -233,8 +233,8 @@ def pose(w: Walker, phi: np.ndarray, outfit: Outfit = Outfit()) -> tuple[np.ndar
         )
     neck_base = _rot_xy(pelvis + [0.0, w.torso, 0.0], pelvis, lean)
     head_lean = lean + rad(w.neck_lean)
-    neck_top = neck_base + 0.07 * np.stack([np.sin(head_lean), np.cos(head_lean), np.zeros(s)], 1)
-    add(neck_base, neck_top, 0.034, 0.03)
+    neck_top = neck_base + 0.055 * np.stack([np.sin(head_lean), np.cos(head_lean), np.zeros(s)], 1)
+    add(neck_base, neck_top, 0.042, 0.04)
     head = neck_top + w.head_r * np.stack([np.sin(head_lean), np.cos(head_lean), np.zeros(s)], 1)
     add(head - [0.0, 0.012, 0.0], head + [0.0, 0.012, 0.0], w.head_r, w.head_r * 0.95)
 
@@ -252,7 +252,7 @@ def pose(w: Walker, phi: np.ndarray, outfit: Outfit = Outfit()) -> tuple[np.ndar
             [side * w.shoulder_w * np.sin(sh_psi), np.zeros(s), side * w.shoulder_w * np.cos(sh_psi)], 1
         )
         la, lf = w.arm_len * 0.48, w.arm_len * 0.52
-        out = side * (w.arm_abduct + 0.02 * outfit.coat)
+        out = side * (w.arm_abduct + 0.01 * outfit.coat)
         elbow = shoulder + np.stack([la * np.sin(gamma), -la * np.cos(gamma), np.full(s, out)], 1)
         delta = gamma + elbow_flex
         hand = elbow + np.stack([lf * np.sin(delta), -lf * np.cos(delta), np.full(s, out * 0.5)], 1)

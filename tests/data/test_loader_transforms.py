@@ -47,9 +47,9 @@ def test_train_loader_shapes_and_determinism_across_workers_and_resume(tiny_root
     assert 0.0 <= x.min() and x.max() <= 1.0 and len(set(y.tolist())) == 2
     b = _batches(build_train_loader(ds, p=2, k=2, frames=6, resolution=(32, 22), seed=3, workers=2), 3)
     c = _batches(build_train_loader(ds, p=2, k=2, frames=6, resolution=(32, 22), seed=3, start_batch=1), 2)
-    for (xa, ya), (xb, yb) in zip(a, b):
+    for (xa, ya), (xb, yb) in zip(a, b, strict=True):
         assert torch.equal(xa, xb) and torch.equal(ya, yb)
-    for (xa, ya), (xc, yc) in zip(a[1:], c):
+    for (xa, ya), (xc, yc) in zip(a[1:], c, strict=True):
         assert torch.equal(xa, xc) and torch.equal(ya, yc)
     ranks = [
         _batches(build_train_loader(ds, 2, 2, 6, (32, 22), seed=3, rank=r, world_size=2), 1)[0]

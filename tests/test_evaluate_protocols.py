@@ -128,12 +128,19 @@ def hand_oumvlp():
     rows = [("A", "01", "000", 0.0), ("A", "01", "090", 10.0), ("B", "01", "000", 5.0)]
     # 000 -> 090: gallery {A}: probe A hits, probe B (no gallery) misses.
     # 090 -> 000: gallery {A 0, B 5}: A@090 (1.0) hits, B@090 (6.0) hits.
-    rows += [("A", "00", "000", 0.5), ("B", "00", "000", 5.5), ("A", "00", "090", 1.0), ("B", "00", "090", 6.0)]
+    rows += [
+        ("A", "00", "000", 0.5),
+        ("B", "00", "000", 5.5),
+        ("A", "00", "090", 1.0),
+        ("B", "00", "090", 6.0),
+    ]
     sub, seq, view, x = zip(*rows, strict=True)
     return np.array(x)[:, None], sub, seq, view
 
 
-@pytest.mark.parametrize(("drop", "cell", "summary", "dropped"), [(False, 50.0, 75.0, 0), (True, 100.0, 100.0, 1)])
+@pytest.mark.parametrize(
+    ("drop", "cell", "summary", "dropped"), [(False, 50.0, 75.0, 0), (True, 100.0, 100.0, 1)]
+)
 def test_oumvlp_keep_vs_drop_probes(drop, cell, summary, dropped):
     emb, sub, seq, view = hand_oumvlp()
     res = ev.oumvlp(emb, sub, seq, view, drop_probes_without_gallery=drop)

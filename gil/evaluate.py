@@ -158,14 +158,25 @@ def _as_embeddings(embeddings: Embeddings, device: torch.device | str | None) ->
     return x.to(device) if device is not None else x
 
 
-def _part_distance(x: torch.Tensor, y: torch.Tensor, metric: str) -> torch.Tensor:
-    """Parts-first ``x [p, r, c]``, ``y [p, m, c]`` (cosine: already normalised) -> ``[r, m]``."""
+def _part_distance(
+    x: torch.Tensor, y: torch.Tensor, metric: str, yy: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Parts-first ``x [p, r, c]``, ``y [p, m, c]`` (cosine: already normalised) -> ``[r, m]``.
+
+    ``yy [p, 1, m]``: ``|y|²`` per part, when the caller reuses ``y`` across row chunks.
+    """
     if metric == "cosine":
         return 1.0 - torch.bmm(x, y.transpose(1, 2)).mean(0)
-    xx = (x * x).sum(-1).unsqueeze(2)  # [p, r, 1]
-    yy = (y * y).sum(-1).unsqueeze(1)  # [p, 1, m]
-    sq = torch.baddbmm(xx + yy, x, y.transpose(1, 2), alpha=-2.0)  # [p, r, m]
+    if yy is None:
+        yy = _sq_norms(y)
+    sq = torch.baddbmm(yy, x, y.transpose(1, 2), alpha=-2.0)  # [p, r, m] = |y|² - 2 x·y
+    sq.add_(_sq_norms(x).transpose(1, 2))  # + |x|² [p, r, 1]
     return sq.clamp_min_(0.0).sqrt_().mean(0)
+
+
+def _sq_norms(y: torch.Tensor) -> torch.Tensor:
+    """``[p, m, c]`` -> ``|y|²`` as ``[p, 1, m]``."""
+    return (y * y).sum(-1).unsqueeze(1)
 
 
 def _parts_first(x: torch.Tensor, metric: str) -> torch.Tensor:
@@ -246,33 +257,34 @@ def _cross_view(
     present[sub[g_idx], vw[g_idx]] = True
     has = present[p_sub]
 
+    g_idx = g_idx[np.argsort(vw[g_idx], kind="stable")]  # gallery grouped by view: slices, no gathers
+    bounds = np.searchsorted(vw[g_idx], np.arange(n_views + 1))
     dev = emb.device
     probes = _parts_first(emb[torch.as_tensor(p_idx, device=dev)], metric)  # [p, n_probe, c]
     gal = _parts_first(emb[torch.as_tensor(g_idx, device=dev)], metric)  # [p, m, c]
+    gal_sq = _sq_norms(gal) if metric == "euclidean" else None  # [p, 1, m]
     g_sub_t = torch.as_tensor(sub[g_idx], device=dev)
     p_sub_t = torch.as_tensor(p_sub, device=dev)
-    cols = [torch.as_tensor(np.flatnonzero(vw[g_idx] == v), device=dev) for v in range(n_views)]
     hits = np.zeros((len(p_idx), n_views), dtype=bool)
     ap = np.full((len(p_idx), n_views), np.nan)
     rows = _chunk_rows(emb.shape[1], len(g_idx), chunk_size)
     for start in tqdm(range(0, len(p_idx), rows), desc=protocol, disable=not progress, leave=False):
         stop = min(start + rows, len(p_idx))
-        dist = _part_distance(probes[:, start:stop], gal, metric)  # [r, m]
-        for v, c in enumerate(cols):
-            if len(c) == 0:
+        dist = _part_distance(probes[:, start:stop], gal, metric, gal_sq)  # [r, m]
+        truth = p_sub_t[start:stop, None]  # [r, 1]
+        for v in range(n_views):
+            lo, hi = int(bounds[v]), int(bounds[v + 1])
+            if lo == hi:
                 continue
-            d = dist[:, c]  # [r, m_v]
-            labels = g_sub_t[c]
+            d, labels = dist[:, lo:hi], g_sub_t[lo:hi]  # [r, m_v], [m_v]
             if compute_map:
-                order = torch.argsort(d, dim=1, stable=True)  # [r, m_v]
-                match = labels[order] == p_sub_t[start:stop, None]  # [r, m_v] bool
+                match = labels[torch.argsort(d, dim=1, stable=True)] == truth  # [r, m_v], by distance
                 hits[start:stop, v] = match[:, 0].cpu().numpy()
                 ap[start:stop, v] = _average_precision(match).cpu().numpy()
             else:
-                nearest = labels[d.argmin(dim=1)]  # [r]
-                hits[start:stop, v] = (nearest == p_sub_t[start:stop]).cpu().numpy()
+                hits[start:stop, v] = (labels[d.argmin(dim=1)] == truth[:, 0]).cpu().numpy()
 
-    gallery_views = np.array([len(c) > 0 for c in cols])
+    gallery_views = bounds[1:] > bounds[:-1]  # [V] views with a gallery sequence
     valid = (has if drop else np.ones_like(has)) & gallery_views  # [n_probe, V]
     cell = p_group * n_views + p_view  # one row per (group, probe view)
     rank1 = _cell_mean(hits.astype(float), valid, cell, len(groups) * n_views)
@@ -295,12 +307,19 @@ def _cross_view(
 
 
 def _average_precision(match: torch.Tensor) -> torch.Tensor:
-    """``match [r, m]`` bool, gallery sorted by distance -> AP ``[r]`` (NaN where no match)."""
-    m = match.to(torch.float64)
-    ranks = torch.arange(1, m.shape[1] + 1, device=m.device, dtype=m.dtype)
-    precision = m.cumsum(1) / ranks  # [r, m]
-    num_rel = m.sum(1)
-    return torch.where(num_rel > 0, (precision * m).sum(1) / num_rel.clamp_min(1), torch.nan)
+    """``match [r, m]`` bool, gallery sorted by distance -> AP ``[r]`` float64 (NaN where no match).
+
+    AP = mean over the relevant items of (relevant items so far) / (rank); only the relevant
+    positions are touched in float64.
+    """
+    found = match.cumsum(1, dtype=torch.int32)  # [r, m], relevant items up to each rank
+    row, pos = match.nonzero(as_tuple=True)
+    precision = found[row, pos].double() / (pos + 1).double()  # [n_relevant]
+    total = torch.zeros(match.shape[0], dtype=torch.float64, device=match.device).index_add_(
+        0, row, precision
+    )
+    num_rel = found[:, -1].double()
+    return torch.where(num_rel > 0, total / num_rel.clamp_min(1), torch.nan)
 
 
 def _cell_mean(values: np.ndarray, valid: np.ndarray, cell: np.ndarray, n_cells: int) -> np.ndarray:

@@ -1,0 +1,529 @@
+"""Embedding extraction and the CASIA-B / OUMVLP cross-view protocols (OpenGait's conventions).
+
+Protocols take embeddings ``[n, p, c]`` (torch or numpy; ``[n, c]`` is read as ``p = 1``) and the
+per-sequence labels as they appear in OpenGait's folder names (subject ``"075"``, condition
+``"nm-05"`` or OUMVLP sequence ``"00"``, view ``"090"``). For every probe view × gallery view pair,
+each probe is matched against the gallery sequences of that gallery view only; rank-1 is the share
+of probes whose nearest gallery sequence has the probe's subject. As in OpenGait's
+``single_view_gallery_evaluation`` and ``de_diag``, identical-view pairs are excluded: the
+per-probe-view accuracy is the mean over the other gallery views, the summary the mean over probe
+views. OpenGait rounds every cell to two decimals before averaging; we do not round.
+
+Distance (OpenGait's ``cuda_dist``): per part ``sqrt(relu(|x|² + |y|² - 2 x·y))``, then the mean
+over parts; ``metric="cosine"`` is the mean over parts of ``1 - cos(x, y)``. The probe × gallery
+matrix is computed in row chunks, so OUMVLP-size sets never hold it whole.
+
+mAP (OpenGait's single-view protocol has none): per probe, average precision over the gallery of
+the view pair ranked by distance; probes with no sequence of their subject there have no AP and are
+left out of the mean (as OpenGait's ``compute_ACC_mAP``). Ties in distance go to the lower index.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+__all__ = ["ProtocolResult", "casia_b", "extract_embeddings", "oumvlp", "pairwise_distance"]
+
+log = logging.getLogger(__name__)
+
+METRICS = ("euclidean", "cosine")
+CASIA_B_GALLERY = ("nm-01", "nm-02", "nm-03", "nm-04")
+CASIA_B_PROBES = {"NM": ("nm-05", "nm-06"), "BG": ("bg-01", "bg-02"), "CL": ("cl-01", "cl-02")}
+OUMVLP_GALLERY, OUMVLP_PROBE, OUMVLP_GROUP = "01", "00", "all"
+_CHUNK_ELEMENTS = 2**24  # floats in one [p, rows, m] distance block: 64 MiB in float32
+
+Embeddings = torch.Tensor | np.ndarray
+
+
+# ----------------------------------------------------------------------------------------------- result
+@dataclass(frozen=True)
+class ProtocolResult:
+    """Outcome of a cross-view protocol; all accuracies in percent.
+
+    ``summary``: mean rank-1 per probe group (``{"NM", "BG", "CL"}`` or ``{"all"}``).
+    ``rank1[group]``: probe view × gallery view table, NaN on the diagonal (identical view excluded)
+    and where a cell has no probe. ``rank1_per_view``: probe view × group, mean over gallery views
+    other than the probe's. ``map_summary``, ``mean_ap``, ``map_per_view``: the same for mAP (empty
+    when ``compute_map=False``). ``num_probes[group]``, ``num_gallery``: sequence counts;
+    ``num_dropped[group]``: probe × gallery-view pairs left out by ``drop_probes_without_gallery``.
+    """
+
+    protocol: str
+    metric: str
+    drop_probes_without_gallery: bool
+    summary: dict[str, float]
+    rank1: dict[str, pd.DataFrame]
+    rank1_per_view: pd.DataFrame
+    map_summary: dict[str, float] = field(default_factory=dict)
+    mean_ap: dict[str, pd.DataFrame] = field(default_factory=dict)
+    map_per_view: pd.DataFrame = field(default_factory=pd.DataFrame)
+    num_probes: dict[str, int] = field(default_factory=dict)
+    num_gallery: int = 0
+    num_dropped: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable dict (NaN written as ``None``), the content of ``eval.json``."""
+        return {
+            "protocol": self.protocol,
+            "metric": self.metric,
+            "drop_probes_without_gallery": self.drop_probes_without_gallery,
+            "summary": {k: _json_float(v) for k, v in self.summary.items()},
+            "map_summary": {k: _json_float(v) for k, v in self.map_summary.items()},
+            "rank1": {k: _frame_to_json(v) for k, v in self.rank1.items()},
+            "rank1_per_view": _frame_to_json(self.rank1_per_view),
+            "mean_ap": {k: _frame_to_json(v) for k, v in self.mean_ap.items()},
+            "map_per_view": _frame_to_json(self.map_per_view),
+            "num_probes": dict(self.num_probes),
+            "num_gallery": self.num_gallery,
+            "num_dropped": dict(self.num_dropped),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ProtocolResult:
+        """Inverse of :meth:`to_dict` (e.g. on ``json.load`` of ``eval.json``)."""
+        try:
+            return cls(
+                protocol=data["protocol"],
+                metric=data["metric"],
+                drop_probes_without_gallery=bool(data["drop_probes_without_gallery"]),
+                summary={k: _nan(v) for k, v in data["summary"].items()},
+                rank1={k: _frame_from_json(v) for k, v in data["rank1"].items()},
+                rank1_per_view=_frame_from_json(data["rank1_per_view"]),
+                map_summary={k: _nan(v) for k, v in data["map_summary"].items()},
+                mean_ap={k: _frame_from_json(v) for k, v in data["mean_ap"].items()},
+                map_per_view=_frame_from_json(data["map_per_view"]),
+                num_probes=dict(data["num_probes"]),
+                num_gallery=int(data["num_gallery"]),
+                num_dropped=dict(data["num_dropped"]),
+            )
+        except KeyError as err:
+            raise ValueError(f"ProtocolResult.from_dict: missing key {err} in the evaluation dict") from err
+
+
+def _json_float(x: float) -> float | None:
+    return None if math.isnan(x) else float(x)
+
+
+def _nan(x: float | None) -> float:
+    return math.nan if x is None else float(x)
+
+
+def _frame_to_json(df: pd.DataFrame) -> dict[str, Any]:
+    return {
+        "index": [str(i) for i in df.index],
+        "index_name": df.index.name,
+        "columns": [str(c) for c in df.columns],
+        "columns_name": df.columns.name,
+        "data": [[_json_float(float(v)) for v in row] for row in df.to_numpy(dtype=float)],
+    }
+
+
+def _frame_from_json(d: Mapping[str, Any]) -> pd.DataFrame:
+    values = np.array([[_nan(v) for v in row] for row in d["data"]], dtype=float)
+    df = pd.DataFrame(
+        values.reshape(len(d["index"]), len(d["columns"])), index=d["index"], columns=d["columns"]
+    )
+    df.index.name, df.columns.name = d.get("index_name"), d.get("columns_name")
+    return df
+
+
+# --------------------------------------------------------------------------------------------- distance
+def _as_embeddings(embeddings: Embeddings, device: torch.device | str | None) -> torch.Tensor:
+    """numpy or torch ``[n, p, c]`` / ``[n, c]`` -> float tensor ``[n, p, c]`` on ``device``."""
+    if isinstance(embeddings, np.ndarray):
+        x = torch.from_numpy(np.ascontiguousarray(embeddings))
+    elif isinstance(embeddings, torch.Tensor):
+        x = embeddings.detach()
+    else:
+        raise TypeError(
+            f"embeddings: expected a torch.Tensor or numpy array, got {type(embeddings).__name__}"
+        )
+    if x.ndim == 2:
+        x = x.unsqueeze(1)  # [n, 1, c]
+    if x.ndim != 3:
+        raise ValueError(f"embeddings: expected shape [n, p, c] or [n, c], got {tuple(x.shape)}")
+    if x.dtype != torch.float64:
+        x = x.float()
+    return x.to(device) if device is not None else x
+
+
+def _part_distance(
+    x: torch.Tensor, y: torch.Tensor, metric: str, yy: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Parts-first ``x [p, r, c]``, ``y [p, m, c]`` (cosine: already normalised) -> ``[r, m]``.
+
+    ``yy [p, 1, m]``: ``|y|²`` per part, when the caller reuses ``y`` across row chunks.
+    """
+    if metric == "cosine":
+        return 1.0 - torch.bmm(x, y.transpose(1, 2)).mean(0)
+    if yy is None:
+        yy = _sq_norms(y)
+    sq = torch.baddbmm(yy, x, y.transpose(1, 2), alpha=-2.0)  # [p, r, m] = |y|² - 2 x·y
+    sq.add_(_sq_norms(x).transpose(1, 2))  # + |x|² [p, r, 1]
+    return sq.clamp_min_(0.0).sqrt_().mean(0)
+
+
+def _sq_norms(y: torch.Tensor) -> torch.Tensor:
+    """``[p, m, c]`` -> ``|y|²`` as ``[p, 1, m]``."""
+    return (y * y).sum(-1).unsqueeze(1)
+
+
+def _parts_first(x: torch.Tensor, metric: str) -> torch.Tensor:
+    """``[n, p, c]`` -> contiguous ``[p, n, c]``, L2-normalised over ``c`` for cosine."""
+    x = x.transpose(0, 1).contiguous()
+    return F.normalize(x, dim=-1) if metric == "cosine" else x
+
+
+def _chunk_rows(p: int, m: int, chunk_size: int | None) -> int:
+    if chunk_size is not None:
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size: expected a positive number of rows, got {chunk_size}")
+        return chunk_size
+    return max(1, _CHUNK_ELEMENTS // max(1, p * m))
+
+
+def _check_metric(metric: str) -> None:
+    if metric not in METRICS:
+        raise ValueError(f"metric: unknown {metric!r}; known: {', '.join(METRICS)}")
+
+
+def pairwise_distance(
+    x: Embeddings, y: Embeddings, metric: str = "euclidean", chunk_size: int | None = None
+) -> torch.Tensor:
+    """Mean-over-parts distance between ``x [n, p, c]`` and ``y [m, p, c]`` -> ``[n, m]``.
+
+    Euclidean as OpenGait's ``cuda_dist`` (per part ``sqrt(relu(x² + y² - 2xy))``, mean over parts);
+    ``cosine``: mean over parts of ``1 - cos``. Computed on ``x``'s device, ``chunk_size`` rows at a time.
+    """
+    _check_metric(metric)
+    x = _as_embeddings(x, None)
+    y = _as_embeddings(y, x.device).to(x.dtype)
+    if x.shape[1:] != y.shape[1:]:
+        raise ValueError(f"pairwise_distance: x {tuple(x.shape)} and y {tuple(y.shape)} differ in [p, c]")
+    xp, yp = _parts_first(x, metric), _parts_first(y, metric)  # [p, n, c], [p, m, c]
+    rows = _chunk_rows(x.shape[1], y.shape[0], chunk_size)
+    blocks = [_part_distance(xp[:, i : i + rows], yp, metric) for i in range(0, x.shape[0], rows)]
+    return torch.cat(blocks) if blocks else x.new_zeros(0, y.shape[0])
+
+
+# --------------------------------------------------------------------------------------------- protocol
+def _labels(name: str, values: Iterable[Any], n: int) -> np.ndarray:
+    arr = np.asarray([str(v).strip() for v in values], dtype=object)
+    if len(arr) != n:
+        raise ValueError(f"{name}: expected {n} labels (one per embedding), got {len(arr)}")
+    return arr
+
+
+def _cross_view(
+    emb: torch.Tensor,
+    subjects: np.ndarray,
+    views: np.ndarray,
+    probe_group: np.ndarray,
+    groups: Sequence[str],
+    gallery: np.ndarray,
+    *,
+    protocol: str,
+    metric: str,
+    drop: bool,
+    compute_map: bool,
+    chunk_size: int | None,
+    progress: bool,
+) -> ProtocolResult:
+    """Shared engine. ``probe_group [n]``: index into ``groups`` or -1; ``gallery [n]``: bool mask."""
+    p_idx, g_idx = np.flatnonzero(probe_group >= 0), np.flatnonzero(gallery)
+    if len(g_idx) == 0:
+        raise ValueError(f"{protocol}: the gallery is empty (no sequence has a gallery condition)")
+    if len(p_idx) == 0:
+        raise ValueError(f"{protocol}: no probe sequence (no sequence has a probe condition)")
+    view_list = sorted(set(views[p_idx]) | set(views[g_idx]))
+    n_views, view_code = len(view_list), {v: i for i, v in enumerate(view_list)}
+    _, sub = np.unique(subjects, return_inverse=True)
+    vw = np.array([view_code.get(v, -1) for v in views])
+    p_sub, p_view, p_group = sub[p_idx], vw[p_idx], probe_group[p_idx]
+
+    # Which (subject, gallery view) pairs have a gallery sequence -> has [n_probe, V].
+    present = np.zeros((sub.max() + 1, n_views), dtype=bool)
+    present[sub[g_idx], vw[g_idx]] = True
+    has = present[p_sub]
+
+    g_idx = g_idx[np.argsort(vw[g_idx], kind="stable")]  # gallery grouped by view: slices, no gathers
+    bounds = np.searchsorted(vw[g_idx], np.arange(n_views + 1))
+    dev = emb.device
+    probes = _parts_first(emb[torch.as_tensor(p_idx, device=dev)], metric)  # [p, n_probe, c]
+    gal = _parts_first(emb[torch.as_tensor(g_idx, device=dev)], metric)  # [p, m, c]
+    gal_sq = _sq_norms(gal) if metric == "euclidean" else None  # [p, 1, m]
+    g_sub_t = torch.as_tensor(sub[g_idx], device=dev)
+    p_sub_t = torch.as_tensor(p_sub, device=dev)
+    hits = np.zeros((len(p_idx), n_views), dtype=bool)
+    ap = np.full((len(p_idx), n_views), np.nan)
+    rows = _chunk_rows(emb.shape[1], len(g_idx), chunk_size)
+    for start in tqdm(range(0, len(p_idx), rows), desc=protocol, disable=not progress, leave=False):
+        stop = min(start + rows, len(p_idx))
+        dist = _part_distance(probes[:, start:stop], gal, metric, gal_sq)  # [r, m]
+        truth = p_sub_t[start:stop, None]  # [r, 1]
+        for v in range(n_views):
+            lo, hi = int(bounds[v]), int(bounds[v + 1])
+            if lo == hi:
+                continue
+            d, labels = dist[:, lo:hi], g_sub_t[lo:hi]  # [r, m_v], [m_v]
+            if compute_map:
+                match = labels[torch.argsort(d, dim=1, stable=True)] == truth  # [r, m_v], by distance
+                hits[start:stop, v] = match[:, 0].cpu().numpy()
+                ap[start:stop, v] = _average_precision(match).cpu().numpy()
+            else:
+                hits[start:stop, v] = (labels[d.argmin(dim=1)] == truth[:, 0]).cpu().numpy()
+
+    gallery_views = bounds[1:] > bounds[:-1]  # [V] views with a gallery sequence
+    valid = (has if drop else np.ones_like(has)) & gallery_views  # [n_probe, V]
+    cell = p_group * n_views + p_view  # one row per (group, probe view)
+    rank1 = _cell_mean(hits.astype(float), valid, cell, len(groups) * n_views)
+    mean_ap = _cell_mean(np.nan_to_num(ap), ~np.isnan(ap) & gallery_views, cell, len(groups) * n_views)
+    off_diag = p_view[:, None] != np.arange(n_views)[None, :]
+    return _assemble(
+        protocol,
+        metric,
+        drop,
+        groups,
+        view_list,
+        rank1,
+        mean_ap if compute_map else None,
+        num_probes={g: int((p_group == i).sum()) for i, g in enumerate(groups)},
+        num_gallery=len(g_idx),
+        num_dropped={
+            g: int((~valid & gallery_views & off_diag)[p_group == i].sum()) for i, g in enumerate(groups)
+        },
+    )
+
+
+def _average_precision(match: torch.Tensor) -> torch.Tensor:
+    """``match [r, m]`` bool, gallery sorted by distance -> AP ``[r]`` float64 (NaN where no match).
+
+    AP = mean over the relevant items of (relevant items so far) / (rank); only the relevant
+    positions are touched in float64.
+    """
+    found = match.cumsum(1, dtype=torch.int32)  # [r, m], relevant items up to each rank
+    row, pos = match.nonzero(as_tuple=True)
+    precision = found[row, pos].double() / (pos + 1).double()  # [n_relevant]
+    total = torch.zeros(match.shape[0], dtype=torch.float64, device=match.device).index_add_(
+        0, row, precision
+    )
+    num_rel = found[:, -1].double()
+    return torch.where(num_rel > 0, total / num_rel.clamp_min(1), torch.nan)
+
+
+def _cell_mean(values: np.ndarray, valid: np.ndarray, cell: np.ndarray, n_cells: int) -> np.ndarray:
+    """Mean of ``values [n_probe, V]`` over probes of each cell where ``valid`` -> ``[n_cells, V]`` %."""
+    total = np.zeros((n_cells, values.shape[1]))
+    count = np.zeros((n_cells, values.shape[1]))
+    np.add.at(total, cell, np.where(valid, values, 0.0))
+    np.add.at(count, cell, valid)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, 100.0 * total / count, np.nan)
+
+
+def _tables(flat: np.ndarray, groups: Sequence[str], views: list[str]) -> dict[str, pd.DataFrame]:
+    n_views, out = len(views), {}
+    for i, g in enumerate(groups):
+        table = flat[i * n_views : (i + 1) * n_views].copy()  # [V probe, V gallery]
+        np.fill_diagonal(table, np.nan)  # identical view excluded
+        df = pd.DataFrame(table, index=pd.Index(views, name="probe_view"))
+        df.columns = pd.Index(views, name="gallery_view")
+        out[g] = df
+    return out
+
+
+def _per_view(tables: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, dict[str, float]]:
+    with warnings.catch_warnings():  # an all-NaN row (no probe in that view) is a legitimate NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        per_view = pd.DataFrame({g: np.nanmean(t.to_numpy(), axis=1) for g, t in tables.items()})
+        summary = {g: float(np.nanmean(per_view[g].to_numpy())) for g in tables}
+    first = next(iter(tables.values()))
+    per_view.index = pd.Index(first.index, name="probe_view")
+    return per_view, summary
+
+
+def _assemble(
+    protocol: str,
+    metric: str,
+    drop: bool,
+    groups: Sequence[str],
+    views: list[str],
+    rank1: np.ndarray,
+    mean_ap: np.ndarray | None,
+    **counts: Any,
+) -> ProtocolResult:
+    """Flat ``[groups * V, V]`` cell means -> :class:`ProtocolResult`."""
+    r1 = _tables(rank1, groups, views)
+    r1_view, r1_summary = _per_view(r1)
+    extra: dict[str, Any] = {}
+    if mean_ap is not None:
+        m = _tables(mean_ap, groups, views)
+        m_view, m_summary = _per_view(m)
+        extra = {"mean_ap": m, "map_per_view": m_view, "map_summary": m_summary}
+    return ProtocolResult(protocol, metric, drop, r1_summary, r1, r1_view, **extra, **counts)
+
+
+def casia_b(
+    embeddings: Embeddings,
+    subjects: Sequence[str],
+    conditions: Sequence[str],
+    views: Sequence[str],
+    metric: str = "euclidean",
+    *,
+    compute_map: bool = True,
+    device: torch.device | str | None = None,
+    chunk_size: int | None = None,
+    progress: bool = False,
+) -> ProtocolResult:
+    """CASIA-B protocol: gallery NM 01–04; probes NM 05–06, BG 01–02, CL 01–02 (OpenGait).
+
+    ``embeddings [n, p, c]`` (or ``[n, c]``); ``subjects``, ``conditions`` (``"nm-05"``, any case)
+    and ``views`` (``"090"``): ``n`` strings each. Returns rank-1 per group ``{"NM", "BG", "CL"}``,
+    11 × 11 tables (NaN diagonal), per-probe-view means and mAP. ``device``: where the distance
+    matrix is computed (default: the embeddings' own); ``chunk_size``: probe rows per block.
+    """
+    _check_metric(metric)
+    emb = _as_embeddings(embeddings, device)
+    n = emb.shape[0]
+    subj, conds, vws = (
+        _labels("subjects", subjects, n),
+        _labels("conditions", conditions, n),
+        _labels("views", views, n),
+    )
+    known = {c: i for i, (_, cs) in enumerate(CASIA_B_PROBES.items()) for c in cs}
+    conds = np.array([c.lower() for c in conds], dtype=object)
+    unknown = sorted(set(conds) - set(known) - set(CASIA_B_GALLERY))
+    if unknown:
+        raise ValueError(
+            f"conditions: unknown CASIA-B condition(s) {unknown[:5]}; expected "
+            f"{', '.join(CASIA_B_GALLERY + tuple(known))}"
+        )
+    probe_group = np.array([known.get(c, -1) for c in conds])
+    gallery = np.isin(conds, CASIA_B_GALLERY)
+    return _cross_view(
+        emb,
+        subj,
+        vws,
+        probe_group,
+        list(CASIA_B_PROBES),
+        gallery,
+        protocol="casia_b",
+        metric=metric,
+        drop=False,
+        compute_map=compute_map,
+        chunk_size=chunk_size,
+        progress=progress,
+    )
+
+
+def oumvlp(
+    embeddings: Embeddings,
+    subjects: Sequence[str],
+    sequences: Sequence[str],
+    views: Sequence[str],
+    metric: str = "euclidean",
+    drop_probes_without_gallery: bool = False,
+    *,
+    compute_map: bool = True,
+    device: torch.device | str | None = None,
+    chunk_size: int | None = None,
+    progress: bool = False,
+) -> ProtocolResult:
+    """OUMVLP protocol: gallery sequence ``"01"``, probe ``"00"``; one group, ``"all"``.
+
+    Default (OpenGait): every probe counts; one whose subject has no gallery sequence in the gallery
+    view is a miss. ``drop_probes_without_gallery=True`` leaves such probe × gallery-view pairs out
+    (the convention of several papers). ``compute_map=False`` skips the per-view sort (faster on
+    OUMVLP-size sets); other arguments as :func:`casia_b`.
+    """
+    _check_metric(metric)
+    emb = _as_embeddings(embeddings, device)
+    n = emb.shape[0]
+    subj, seqs, vws = (
+        _labels("subjects", subjects, n),
+        _labels("sequences", sequences, n),
+        _labels("views", views, n),
+    )
+    unknown = sorted(set(seqs) - {OUMVLP_GALLERY, OUMVLP_PROBE})
+    if unknown:
+        raise ValueError(
+            f"sequences: unknown OUMVLP sequence(s) {unknown[:5]}; expected '00' (probe) or '01'"
+        )
+    return _cross_view(
+        emb,
+        subj,
+        vws,
+        np.where(seqs == OUMVLP_PROBE, 0, -1),
+        [OUMVLP_GROUP],
+        seqs == OUMVLP_GALLERY,
+        protocol="oumvlp",
+        metric=metric,
+        drop=drop_probes_without_gallery,
+        compute_map=compute_map,
+        chunk_size=chunk_size,
+        progress=progress,
+    )
+
+
+# ------------------------------------------------------------------------------------------- extraction
+@torch.no_grad()
+def extract_embeddings(
+    model: torch.nn.Module,
+    loader: Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+    device: torch.device | str,
+    progress: bool = True,
+) -> np.ndarray:
+    """Embeddings of a whole test set -> float32 ``[n, p, c]``, row ``i`` the sequence of index ``i``.
+
+    ``loader`` yields ``(sils [b, s, h, w] float, lengths [b] int64, indices [b] int64)``; the model
+    is called as ``model(sils, lengths=lengths)`` in eval mode and must return
+    ``{"embeddings": [b, p, c], ...}``. Its train/eval mode is restored afterwards. Every index in
+    ``0 … max`` must occur exactly once.
+    """
+    was_training = model.training
+    model.eval()
+    parts: list[np.ndarray] = []
+    where: list[np.ndarray] = []
+    try:
+        for batch, (sils, lengths, indices) in enumerate(
+            tqdm(loader, desc="embeddings", disable=not progress)
+        ):
+            out = model(sils.to(device, non_blocking=True), lengths=lengths.to(device))
+            if not isinstance(out, Mapping) or "embeddings" not in out:
+                raise ValueError(
+                    f"extract_embeddings: the model must return a dict with 'embeddings' (batch {batch})"
+                )
+            emb = out["embeddings"]
+            if emb.ndim != 3 or emb.shape[0] != len(indices):
+                raise ValueError(
+                    f"extract_embeddings: expected embeddings [{len(indices)}, p, c] in batch {batch}, "
+                    f"got {tuple(emb.shape)}"
+                )
+            parts.append(emb.float().cpu().numpy())
+            where.append(np.asarray(indices, dtype=np.int64).reshape(-1))
+    finally:
+        model.train(was_training)
+    if not parts:
+        raise ValueError("extract_embeddings: the loader yielded no batch")
+    idx = np.concatenate(where)
+    n = int(idx.max()) + 1
+    if idx.min() < 0 or len(idx) != n or len(np.unique(idx)) != n:
+        raise ValueError(
+            f"extract_embeddings: loader indices must cover 0..{n - 1} exactly once; got {len(idx)} indices, "
+            f"{len(np.unique(idx))} distinct, min {int(idx.min())}"
+        )
+    out = np.empty((n, *parts[0].shape[1:]), dtype=np.float32)
+    out[idx] = np.concatenate(parts)
+    log.debug("extracted embeddings %s", out.shape)
+    return out

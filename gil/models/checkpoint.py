@@ -80,6 +80,10 @@ def _read_state_dict(path: str | os.PathLike[str]) -> tuple[Mapping[str, Tensor]
                          "or a bare state dict")
     if state and all(k.startswith("module.") for k in state):  # saved from a DDP wrapper
         state = {k.removeprefix("module."): v for k, v in state.items()}
+    losses = [k for k in state if k.startswith("loss_aggregator.")]
+    if losses:  # parameters of OpenGait losses (none for triplet / CE) are not the model's
+        log.info("%s: ignoring %d loss parameters (%s)", os.fspath(path), len(losses), ", ".join(losses))
+        state = {k: v for k, v in state.items() if not k.startswith("loss_aggregator.")}
     return state, (int(iteration) if isinstance(iteration, int) else None)
 
 

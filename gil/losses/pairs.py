@@ -1,0 +1,194 @@
+"""Pair and triplet bookkeeping shared by the metric losses (triplet, GIL).
+
+Every metric loss here sees part-based embeddings ``[n, p, c]`` and integer labels ``[n]``,
+treats each part as its own metric space and works on a ``[p, n, n]`` pair table. This module
+holds what they share:
+
+- :func:`as_parts` validates the input and returns it as ``[p, n, c]`` in (at least) float32;
+- :func:`full_precision` switches autocast off so the loss is computed in float32 under AMP;
+- :class:`PairIndex` lists, for each anchor ``a``, its positives (``a`` itself included, as
+  OpenGait does) and its negatives as padded index tables, which works for any labelled batch
+  (P×K or unbalanced) without a Python loop over samples;
+- :func:`pairwise_distance` is OpenGait's ``sqrt(relu(x² + y² − 2xy))`` per part;
+- :func:`triplet_table` broadcasts anchor–positive against anchor–negative values into the
+  ``[p, n, k, m]`` triplet table, padded entries set to ``-inf``.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from gil.losses.distributed import gather_batch
+
+_HALF = (torch.float16, torch.bfloat16)
+
+
+def as_parts(embeddings: Tensor, labels: Tensor, name: str) -> tuple[Tensor, Tensor]:
+    """Validate ``embeddings [n, p, c]`` (or ``[n, c]``, read as p = 1) and ``labels [n]``.
+
+    Returns ``(x [p, n, c], labels [n])``; half precision is promoted to float32, float64 kept.
+    ``name`` (the loss's name) prefixes every error message.
+    """
+    if not isinstance(embeddings, Tensor) or embeddings.dim() not in (2, 3):
+        shape = tuple(embeddings.shape) if isinstance(embeddings, Tensor) else type(embeddings).__name__
+        raise ValueError(f"{name}: embeddings must be a tensor [n, p, c] (or [n, c] for p = 1), got {shape}")
+    if not embeddings.is_floating_point():
+        raise ValueError(f"{name}: embeddings must be floating point, got {embeddings.dtype}")
+    if (
+        not isinstance(labels, Tensor)
+        or labels.dim() != 1
+        or labels.is_floating_point()
+        or labels.is_complex()
+    ):
+        got = f"{labels.dtype} {tuple(labels.shape)}" if isinstance(labels, Tensor) else type(labels).__name__
+        raise ValueError(f"{name}: labels must be an integer tensor [n], got {got}")
+    if labels.shape[0] != embeddings.shape[0]:
+        raise ValueError(
+            f"{name}: labels [n] must match embeddings' first dim: {labels.shape[0]} labels "
+            f"for {embeddings.shape[0]} embeddings"
+        )
+    x = embeddings.unsqueeze(1) if embeddings.dim() == 2 else embeddings  # [n, p, c]
+    if x.dtype in _HALF:
+        x = x.float()
+    return x.transpose(0, 1), labels.to(x.device)  # [p, n, c]
+
+
+def check_finite(x: Tensor, name: str) -> None:
+    """Raise if ``x`` holds NaN or Inf (one device sync)."""
+    bad = int((~torch.isfinite(x)).sum())
+    if bad:
+        raise ValueError(f"{name}: embeddings contain {bad} non-finite value(s) (NaN or Inf) of {x.numel()}")
+
+
+def prepare_batch(embeddings: Tensor, labels: Tensor, name: str) -> tuple[Tensor, Tensor, PairIndex]:
+    """Validate, gather across DDP ranks, check finiteness and index the pairs.
+
+    Returns ``(x [p, N, c], labels [N], index)`` with N the global batch size. The checks that
+    depend on values run on the gathered batch, so all ranks raise together (no hang).
+    """
+    x, labels = as_parts(embeddings, labels, name)  # [p, n, c]
+    x, labels = gather_batch(x.transpose(0, 1), labels)  # [N, p, c]
+    x = x.transpose(0, 1)  # [p, N, c]
+    check_finite(x, name)
+    return x, labels, PairIndex.from_labels(labels, name)
+
+
+def full_precision(x: Tensor) -> AbstractContextManager:
+    """Autocast switched off on ``x``'s device, so the loss runs in float32 under bf16/fp16 AMP."""
+    return torch.autocast(device_type=x.device.type, enabled=False)
+
+
+@dataclass(frozen=True)
+class PairIndex:
+    """Positives and negatives of every anchor of one batch, as padded index tables.
+
+    ``pos_idx [n, k]`` lists anchor a's positives (a itself included) in index order, padded
+    with index 0 up to k = the largest positive count; ``pos_valid [n, k]`` marks the real ones.
+    ``neg_idx [n, m]`` / ``neg_valid [n, m]`` likewise for negatives. ``same [n, n]`` is the
+    label-equality matrix, ``inverse [n]`` the class index 0..C-1 of each sample.
+    ``balanced`` is True when no entry is padding (every P×K batch), which skips the masking.
+    """
+
+    same: Tensor
+    inverse: Tensor
+    num_classes: int
+    pos_idx: Tensor
+    pos_valid: Tensor
+    neg_idx: Tensor
+    neg_valid: Tensor
+    balanced: bool
+
+    @classmethod
+    def from_labels(cls, labels: Tensor, name: str) -> PairIndex:
+        """Build the tables; raise on a batch with one class or without any positive pair."""
+        classes, inverse, counts = torch.unique(labels, return_inverse=True, return_counts=True)
+        if classes.numel() < 2:
+            raise ValueError(
+                f"{name}: the batch holds a single class ({classes.tolist()}); metric losses need "
+                "at least two classes to form negatives"
+            )
+        if int(counts.max()) < 2:
+            raise ValueError(
+                f"{name}: the batch has no positive pair (every one of its {labels.numel()} labels is "
+                "distinct); sample at least two sequences of some class (P×K sampler, K ≥ 2)"
+            )
+        same = labels[:, None] == labels[None, :]  # [n, n]
+        pos_count = same.sum(1)  # [n]
+        n = labels.numel()
+        k = int(counts.max())
+        m = n - int(counts.min())
+        # A stable sort of the "not same" flags puts an anchor's positives first, in index order.
+        pos_order = torch.sort((~same).to(torch.uint8), dim=1, stable=True).indices  # [n, n]
+        neg_order = torch.sort(same.to(torch.uint8), dim=1, stable=True).indices  # [n, n]
+        slots_k = torch.arange(k, device=labels.device)
+        slots_m = torch.arange(m, device=labels.device)
+        pos_valid = slots_k[None, :] < pos_count[:, None]  # [n, k]
+        neg_valid = slots_m[None, :] < (n - pos_count)[:, None]  # [n, m]
+        return cls(
+            same=same,
+            inverse=inverse,
+            num_classes=classes.numel(),
+            pos_idx=torch.where(pos_valid, pos_order[:, :k], 0),
+            pos_valid=pos_valid,
+            neg_idx=torch.where(neg_valid, neg_order[:, :m], 0),
+            neg_valid=neg_valid,
+            balanced=bool(pos_valid.all()) and bool(neg_valid.all()),
+        )
+
+    def positives(self, table: Tensor) -> Tensor:
+        """``table [p, n, n]`` → anchor–positive entries ``[p, n, k]`` (padding: arbitrary values)."""
+        p, n, _ = table.shape
+        return table.gather(2, self.pos_idx.expand(p, n, -1))
+
+    def negatives(self, table: Tensor) -> Tensor:
+        """``table [p, n, n]`` → anchor–negative entries ``[p, n, m]`` (padding: arbitrary values)."""
+        p, n, _ = table.shape
+        return table.gather(2, self.neg_idx.expand(p, n, -1))
+
+    def num_triplets(self, exclude_self: bool = False) -> int:
+        """Number of valid (a, p, n) triplets of one part; ``exclude_self`` drops p = a."""
+        pos = self.pos_valid.sum(1) - int(exclude_self)  # [n]
+        return int((pos * self.neg_valid.sum(1)).sum())
+
+
+def triplet_table(first: Tensor, first_valid: Tensor, second: Tensor, second_valid: Tensor) -> Tensor:
+    """``first [p, n, k]``, ``second [p, n, m]`` → ``first[..., :, None] − second[..., None, :]``.
+
+    Returns ``[p, n, k, m]``; every entry whose first or second element is padding (``*_valid``
+    False, ``[n, k]`` / ``[n, m]``) is ``-inf``, so a following relu or softplus gives it 0 and no
+    gradient. Pass ``None`` masks when the batch is balanced.
+    """
+    if first_valid is not None:
+        first = first.masked_fill(~first_valid, float("-inf"))
+        second = second.masked_fill(~second_valid, float("inf"))
+    return first[..., :, None] - second[..., None, :]
+
+
+def pairwise_distance(x: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-part Euclidean distances, OpenGait's formula. ``x [p, n, c]`` → ``(d, inner)``, both ``[p, n, n]``.
+
+    ``d_ij = sqrt(relu(|x_i|² + |x_j|² − 2 x_i·x_j))`` with the diagonal set to exactly 0 (OpenGait
+    leaves it at the rounding error, about 3e-4 in float32) and a zero gradient wherever d = 0
+    (plain ``sqrt`` would give inf or NaN there). ``inner`` is the Gram matrix ``x xᵀ``.
+    """
+    sq = x.pow(2).sum(-1)  # [p, n]
+    inner = x @ x.transpose(1, 2)  # [p, n, n]
+    d2 = (sq[:, :, None] + sq[:, None, :] - 2 * inner).clamp_min(0)  # [p, n, n]
+    eye = torch.eye(x.shape[1], dtype=torch.bool, device=x.device)
+    d2 = d2.masked_fill(eye, 0.0)
+    nonzero = d2 > 0
+    return torch.where(nonzero, torch.where(nonzero, d2, 1.0).sqrt(), 0.0), inner
+
+
+def to_floats(stats: dict[str, Tensor | float]) -> dict[str, float]:
+    """Detach a dict of scalars (0-d tensors on one device, or numbers) into floats, one device sync."""
+    tensors = [k for k, v in stats.items() if isinstance(v, Tensor)]
+    values = {}
+    if tensors:
+        stacked = torch.stack([stats[k].detach().reshape(()).double() for k in tensors])
+        values = dict(zip(tensors, stacked.tolist(), strict=True))
+    return {k: values[k] if k in values else float(v) for k, v in stats.items()}

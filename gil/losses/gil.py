@@ -108,8 +108,9 @@ class GILConfig:
 
 # --- 1. dynamic pair weights ---------------------------------------------------------------------
 def pair_weights(inner: Tensor, sq_norm: Tensor) -> Tensor:
-    """``w = 1 + u / max(u)``, ``u = (1 − s)/2 + 0.01``; ``inner [p, n, n]``, ``sq_norm [p, n]`` → ``[p, n, n]``.
+    """``w = 1 + u / max(u)``, ``u = (1 − s)/2 + 0.01`` from the Gram matrix.
 
+    ``inner [p, n, n]`` (``x xᵀ``), ``sq_norm [p, n]`` (``|x|²``) → ``w [p, n, n]``.
     Computed without gradient; the max runs over the whole ``[p, n, n]`` tensor (as the authors' code).
     """
     with torch.no_grad():

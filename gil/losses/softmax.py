@@ -54,7 +54,7 @@ class CrossEntropyLoss(nn.Module):
             raise ValueError("CrossEntropyLoss: labels must be an integer tensor [n]")
         if labels.shape[0] != logits.shape[0]:
             raise ValueError(
-                f"CrossEntropyLoss: {labels.shape[0]} labels for {logits.shape[0]} logits (first dims must match)"
+                f"CrossEntropyLoss: {labels.shape[0]} labels for {logits.shape[0]} logits (first dims differ)"
             )
         classes = logits.shape[-1]
         labels = labels.to(logits.device)

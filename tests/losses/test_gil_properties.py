@@ -124,10 +124,16 @@ def test_autocast_stays_finite_and_close(cfg, amp_dtype):
         (torch.randint(0, 3, (4, 2, 3)), torch.tensor([0, 0, 1, 1]), "floating point"),
         (torch.randn(4, 2, 3), torch.tensor([3, 3, 3, 3]), "single class"),
         (torch.randn(4, 2, 3), torch.tensor([0, 1, 2, 3]), "no positive pair"),
-        (torch.tensor([[0.0, 1.0], [float("nan"), 0.0], [1.0, 1.0], [2.0, 0.0]]), torch.tensor([0, 0, 1, 1]), "non-finite"),
+        (
+            torch.tensor([[0.0, 1.0], [float("nan"), 0.0], [1.0, 1.0], [2.0, 0.0]]),
+            torch.tensor([0, 0, 1, 1]),
+            "non-finite",
+        ),
     ],
 )
-@pytest.mark.parametrize("loss_fn", [GeneralizedInterClassLoss(), GeneralizedInterClassLoss(form="softmax"), TripletLoss()])
+@pytest.mark.parametrize(
+    "loss_fn", [GeneralizedInterClassLoss(), GeneralizedInterClassLoss(form="softmax"), TripletLoss()]
+)
 def test_bad_input_raises_clearly(loss_fn, embeddings, labels, message):
     with pytest.raises(ValueError, match=message):
         loss_fn(embeddings, labels)

@@ -25,7 +25,11 @@ CONFIGS = (
         for m in ("fixed", "adaptive")
         for lam in (0.0, 0.1)
     ]
-    + [dict(form="softmax", margin=m, uniformity_weight=lam) for m in ("fixed", "adaptive") for lam in (0.0, 0.1)]
+    + [
+        dict(form="softmax", margin=m, uniformity_weight=lam)
+        for m in ("fixed", "adaptive")
+        for lam in (0.0, 0.1)
+    ]
     + [dict(form="softmax_official", uniformity_weight=lam) for lam in (0.0, 0.1)]
 )
 
@@ -55,7 +59,10 @@ def reference_gil(e, labels, form, pair_weight="none", margin="fixed", uniformit
     # 1. pair weights, max over every part and pair, no gradient
     w = [[[1.0] * n for _ in range(n)] for _ in range(parts)]
     if pair_weight == "official":
-        u = [[[(1 - cos(ed[i, k], ed[j, k]).item()) / 2 + 0.01 for j in range(n)] for i in range(n)] for k in range(parts)]
+        u = [
+            [[(1 - cos(ed[i, k], ed[j, k]).item()) / 2 + 0.01 for j in range(n)] for i in range(n)]
+            for k in range(parts)
+        ]
         umax = max(max(max(row) for row in uk) for uk in u)
         w = [[[1 + u[k][i][j] / umax for j in range(n)] for i in range(n)] for k in range(parts)]
 
@@ -73,7 +80,10 @@ def reference_gil(e, labels, form, pair_weight="none", margin="fixed", uniformit
         mu = centres(ed, k)
         weights_seen += [w[k][i][j] for i in range(n) for j in range(n)]
         margins_seen += [
-            margin_of(k, mu, labels[a], labels[b]) for a in range(n) for b in range(n) if labels[a] != labels[b]
+            margin_of(k, mu, labels[a], labels[b])
+            for a in range(n)
+            for b in range(n)
+            if labels[a] != labels[b]
         ]
         if form == "margin":  # 2.
             s, nonzero = 0.0, 0
@@ -84,7 +94,9 @@ def reference_gil(e, labels, form, pair_weight="none", margin="fixed", uniformit
                             continue
                         d_ap = _norm(e[a, k] - e[p, k]) if p != a else torch.zeros((), dtype=e.dtype)
                         d_aq = _norm(e[a, k] - e[q, k])
-                        h = torch.relu(w[k][a][p] * d_ap - w[k][a][q] * d_aq + margin_of(k, mu, labels[a], labels[q]))
+                        h = torch.relu(
+                            w[k][a][p] * d_ap - w[k][a][q] * d_aq + margin_of(k, mu, labels[a], labels[q])
+                        )
                         s = s + h
                         nonzero += int(h.item() > 0)
                         total += 1
@@ -197,7 +209,9 @@ GRADCHECK = [
 def test_gradcheck(cfg):
     e, y = _batch([0, 0, 1, 1, 1, 2], parts=2, dims=3, seed=3)
     loss_fn = GeneralizedInterClassLoss(**cfg)
-    assert torch.autograd.gradcheck(lambda x: loss_fn(x, y)[0], (e.requires_grad_(True),), eps=1e-6, atol=1e-5)
+    assert torch.autograd.gradcheck(
+        lambda x: loss_fn(x, y)[0], (e.requires_grad_(True),), eps=1e-6, atol=1e-5
+    )
 
 
 def test_reference_softmax_is_a_log_ratio():

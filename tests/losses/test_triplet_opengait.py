@@ -23,7 +23,11 @@ def opengait_distance(x):
 
 def opengait_triplet(embeddings_ncp, labels, margin=0.2, weight=None):
     """OpenGait's batch-all triplet on ``[n, c, p]`` + the aggregator's mean over parts."""
-    x = embeddings_ncp.permute(2, 0, 1).float() if embeddings_ncp.dtype != torch.float64 else embeddings_ncp.permute(2, 0, 1)
+    x = (
+        embeddings_ncp.permute(2, 0, 1).float()
+        if embeddings_ncp.dtype != torch.float64
+        else embeddings_ncp.permute(2, 0, 1)
+    )
     dist = opengait_distance(x)  # [p, n, n]
     if weight is not None:
         dist = dist * weight
@@ -96,7 +100,9 @@ def test_triplet_zero_when_classes_are_far_apart():
 
 def test_official_pair_weighted_triplet_equals_the_authors():
     e, y = _pxk()
-    ours, _ = GeneralizedInterClassLoss(form="margin", pair_weight="official", margin="fixed", uniformity_weight=0)(e, y)
+    ours, _ = GeneralizedInterClassLoss(
+        form="margin", pair_weight="official", margin="fixed", uniformity_weight=0
+    )(e, y)
     ncp = e.permute(0, 2, 1)
     theirs = opengait_triplet(ncp, y, weight=authors_pair_weight(ncp))
     assert ours.item() == pytest.approx(theirs.item(), abs=1e-6)

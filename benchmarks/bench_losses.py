@@ -113,9 +113,11 @@ def naive_margin_gil(emb: torch.Tensor, labels: list[int], m0: float = 0.2) -> t
     """GIL margin form (official pair weights, fixed margin) as explicit loops over parts and triplets."""
     n, parts, _ = emb.shape
     ed = emb.detach()
-    cos = [[[float(ed[i, k] @ ed[j, k] / (ed[i, k].norm() * ed[j, k].norm())) for j in range(n)] for i in range(n)]
-           for k in range(parts)]  # fmt: skip
-    u = [[[(1 - cos[k][i][j]) / 2 + 0.01 for j in range(n)] for i in range(n)] for k in range(parts)]
+
+    def cos(i: int, j: int, k: int) -> float:
+        return float(ed[i, k] @ ed[j, k] / (ed[i, k].norm() * ed[j, k].norm()))
+
+    u = [[[(1 - cos(i, j, k)) / 2 + 0.01 for j in range(n)] for i in range(n)] for k in range(parts)]
     umax = max(v for uk in u for row in uk for v in row)
     total = 0.0
     for k in range(parts):

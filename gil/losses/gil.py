@@ -45,11 +45,12 @@ from torch import Tensor, nn
 
 from gil.losses.pairs import (
     PairIndex,
+    fill_padding,
     full_precision,
     pairwise_distance,
     prepare_batch,
+    softplus_sum,
     to_floats,
-    triplet_table,
 )
 from gil.losses.triplet import batch_all_triplet
 
@@ -114,10 +115,10 @@ def pair_weights(inner: Tensor, sq_norm: Tensor) -> Tensor:
     Computed without gradient; the max runs over the whole ``[p, n, n]`` tensor (as the authors' code).
     """
     with torch.no_grad():
-        norm = sq_norm.sqrt().clamp_min(1e-12)  # [p, n]
-        s = inner / (norm[:, :, None] * norm[:, None, :])  # [p, n, n]
-        u = (1 - s) / 2 + 0.01
-        return 1 + u / u.max()
+        inv_norm = sq_norm.sqrt().clamp_min(1e-12).reciprocal()  # [p, n]
+        u = inner * (inv_norm[:, :, None] * inv_norm[:, None, :])  # [p, n, n]: s
+        u = u.mul_(-0.5).add_(0.51)  # (1 − s)/2 + 0.01
+        return u.div_(u.max()).add_(1)
 
 
 # --- 3. class centres and the adaptive inter-class margin ----------------------------------------
@@ -190,26 +191,25 @@ class GeneralizedInterClassLoss(nn.Module):
         cfg = self.config
         x, labels, index = prepare_batch(embeddings, labels, "GeneralizedInterClassLoss")  # [p, n, c]
         with full_precision(x):
-            e_hat = F.normalize(x, dim=-1)  # [p, n, c]
-            centres_fixed = class_centres(e_hat.detach(), index)  # [p, C, c], no gradient
-            margins = self._sample_margins(centres_fixed, index)  # [p, n, n] or a float
+            e_hat = F.normalize(x if cfg.uniformity_weight > 0 else x.detach(), dim=-1)  # [p, n, c]
+            centres = class_centres(e_hat, index)  # [p, C, c]; gradient only if L_u is weighted
+            margins = self._negative_margins(centres.detach(), index)  # [p, n, m] or a float
             if cfg.form == "margin":
                 main, stats = self._margin_form(x, index, margins)
             elif cfg.form == "softmax":
-                main, stats = self._softmax_form(e_hat, index, margins)
+                main, stats = self._softmax_form(
+                    e_hat if cfg.uniformity_weight > 0 else F.normalize(x, dim=-1), index, margins
+                )
             else:
                 main, stats = self._softmax_official(x, index)
-            if cfg.uniformity_weight > 0:
-                l_u = uniformity(class_centres(e_hat, index), cfg.t).mean()
-                loss = main + cfg.uniformity_weight * l_u
-            else:
-                l_u = uniformity(centres_fixed, cfg.t).mean()
-                loss = main
+            l_u = uniformity(centres, cfg.t).mean()
+            loss = main + cfg.uniformity_weight * l_u if cfg.uniformity_weight > 0 else main
         stats["mean_margin"] = self._mean_margin(margins, index)
         return loss, to_floats({"loss": loss, cfg.form: main, "uniformity": l_u, **stats})
 
-    def _sample_margins(self, centres: Tensor, index: PairIndex) -> Tensor | float:
-        """The margin of every sample pair, ``[p, n, n]`` (adaptive) or a float (fixed; 0 if none)."""
+    def _negative_margins(self, centres: Tensor, index: PairIndex) -> Tensor | float:
+        """m(y_a, y_n) for every anchor and negative, ``[p, n, m]`` laid out as ``index.negatives``
+        (adaptive), or a float (fixed: m0; softmax_official: 0)."""
         cfg = self.config
         if cfg.margin == "none":
             return 0.0
@@ -217,14 +217,15 @@ class GeneralizedInterClassLoss(nn.Module):
             return cfg.m0
         by_class = adaptive_margins(centres, cfg.m0, cfg.kappa, cfg.m_min, cfg.m_max)  # [p, C, C]
         inv = index.inverse
-        return by_class[:, inv[:, None], inv[None, :]]  # [p, n, n]
+        return by_class[:, inv[:, None], inv[index.neg_idx]]  # [p, n, m]
 
     @staticmethod
     def _mean_margin(margins: Tensor | float, index: PairIndex) -> Tensor | float:
+        """Mean margin over all parts and (anchor, negative) pairs."""
         if not isinstance(margins, Tensor):
             return margins
-        diff = ~index.same  # [n, n]
-        return (margins * diff).sum() / (diff.sum() * margins.shape[0])
+        valid = index.neg_valid  # [n, m]
+        return (margins * valid).sum() / (valid.sum() * margins.shape[0])
 
     # --- 2. margin form (with 1 and 3) --------------------------------------------------------------
     def _margin_form(self, x: Tensor, index: PairIndex, margins: Tensor | float) -> tuple[Tensor, dict]:
@@ -234,8 +235,7 @@ class GeneralizedInterClassLoss(nn.Module):
             w = pair_weights(inner.detach(), x.detach().pow(2).sum(-1))  # [p, n, n]
             dist = dist * w  # d̃
             stats["mean_pair_weight"] = w.mean()
-        margin = index.negatives(margins) if isinstance(margins, Tensor) else margins  # [p, n, m] | float
-        per_part, num_active, _ = batch_all_triplet(dist, index, margin)
+        per_part, num_active = batch_all_triplet(dist, index, margins)
         stats["active_fraction"] = num_active.double().mean() / index.num_triplets()
         return per_part.mean(), stats
 
@@ -243,31 +243,35 @@ class GeneralizedInterClassLoss(nn.Module):
     def _softmax_form(self, e_hat: Tensor, index: PairIndex, margins: Tensor | float) -> tuple[Tensor, dict]:
         tau = self.config.tau
         s = e_hat @ e_hat.transpose(1, 2)  # [p, n, n]
-        neg = (s + margins).masked_fill(index.same, float("-inf"))  # [p, n, n]: s_an + m, negatives only
-        lse = (neg / tau).logsumexp(2)  # [p, n]
+        s_an = index.negatives(s) + margins  # [p, n, m]: s_an + m(y_a, y_n)
+        s_ap = index.positives(s)  # [p, n, k]
+        n = s.shape[1]
+        not_self = index.pos_valid & (index.pos_idx != torch.arange(n, device=s.device)[:, None])  # [n, k]
+        s_an = s_an.masked_fill(~index.neg_valid, float("-inf"))
+        lse = (s_an / tau).logsumexp(2)  # [p, n]
         # −log(e^{s_ap/τ} / (e^{s_ap/τ} + Σ_n e^{(s_an+m)/τ})) = softplus(logsumexp_n((s_an+m)/τ) − s_ap/τ)
-        pair_loss = F.softplus(lse[:, :, None] - s / tau)  # [p, n, n]
-        eye = torch.eye(s.shape[1], dtype=torch.bool, device=s.device)
-        pos_pairs = index.same & ~eye  # [n, n]: a ≠ p, y_p = y_a
-        per_part = torch.where(pos_pairs, pair_loss, 0.0).sum((1, 2)) / pos_pairs.sum()  # [p]
-        with torch.no_grad():
-            not_self = index.pos_valid & (index.pos_idx != torch.arange(s.shape[1], device=s.device)[:, None])
-            gap = triplet_table(
-                index.negatives(neg), index.neg_valid, index.positives(s), not_self
-            )  # [p, n, m, k]
-            active = (gap > 0).flatten(1).sum(1).double().mean() / index.num_triplets(exclude_self=True)
+        pair_loss = F.softplus(lse[:, :, None] - s_ap / tau)  # [p, n, k]
+        num_pairs = not_self.sum()
+        per_part = torch.where(not_self, pair_loss, 0.0).sum((1, 2)) / num_pairs  # [p]
+        with torch.no_grad():  # triplets with s_an + m > s_ap, counted by binary search per anchor
+            sorted_an = s_an.sort(dim=2).values  # [p, n, m], padding (−inf) first
+            below = torch.searchsorted(
+                sorted_an, s_ap.masked_fill(~not_self, float("inf")).contiguous(), right=True
+            )
+            above = (s_an.shape[2] - below).flatten(1).sum(1)  # [p]
+            active = above.double().mean() / index.num_triplets(exclude_self=True)
         return per_part.mean(), {"mean_pair_weight": 1.0, "active_fraction": active}
 
     # --- 7. the authors' InfoLoss -------------------------------------------------------------------
     def _softmax_official(self, x: Tensor, index: PairIndex) -> tuple[Tensor, dict]:
-        dot = x @ x.transpose(1, 2)  # [p, n, n] raw dot products
-        masks = (None, None) if index.balanced else (index.neg_valid, index.pos_valid)
-        z = triplet_table(index.negatives(dot), masks[0], index.positives(dot), masks[1])  # [p, n, m, k]
-        z = (z / self.config.tau).flatten(1)  # (e_a·e_n − e_a·e_p)/τ; −inf: padding
+        dot = (x @ x.transpose(1, 2)) / self.config.tau  # [p, n, n] raw dot products / τ
+        an, ap = fill_padding(index.negatives(dot), index.positives(dot), index, first_kind="neg")
+        total, positive = softplus_sum(an, ap)  # Σ softplus((e_a·e_n − e_a·e_p)/τ), #(e_a·e_n > e_a·e_p)
         num = index.num_triplets()
-        per_part = F.softplus(z).sum(1) / num  # [p]
-        active = (z.detach() > 0).sum(1).double().mean() / num
-        return per_part.mean(), {"mean_pair_weight": 1.0, "active_fraction": active}
+        return (total / num).mean(), {
+            "mean_pair_weight": 1.0,
+            "active_fraction": positive.double().mean() / num,
+        }
 
 
 __all__ = [

@@ -10,8 +10,9 @@ holds what they share:
   OpenGait does) and its negatives as padded index tables, which works for any labelled batch
   (P×K or unbalanced) without a Python loop over samples;
 - :func:`pairwise_distance` is OpenGait's ``sqrt(relu(x² + y² − 2xy))`` per part;
-- :func:`triplet_table` broadcasts anchor–positive against anchor–negative values into the
-  ``[p, n, k, m]`` triplet table, padded entries set to ``-inf``.
+- :func:`hinge_mean_nonzero` and :func:`softplus_sum` reduce the ``[p, n, k, m]`` triplet table
+  (anchor–positive against anchor–negative values) with hand-written backward passes that keep
+  at most a bool copy of it; :func:`fill_padding` masks the padding of unbalanced batches.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from gil.losses.distributed import gather_batch
@@ -155,17 +157,88 @@ class PairIndex:
         return int((pos * self.neg_valid.sum(1)).sum())
 
 
-def triplet_table(first: Tensor, first_valid: Tensor, second: Tensor, second_valid: Tensor) -> Tensor:
-    """``first [p, n, k]``, ``second [p, n, m]`` → ``first[..., :, None] − second[..., None, :]``.
+def fill_padding(
+    first: Tensor, second: Tensor, index: PairIndex, first_kind: str = "pos"
+) -> tuple[Tensor, Tensor]:
+    """Mark padding so that every triplet-table entry ``first − second`` touching it is ``-inf``.
 
-    Returns ``[p, n, k, m]``; every entry whose first or second element is padding (``*_valid``
-    False, ``[n, k]`` / ``[n, m]``) is ``-inf``, so a following relu or softplus gives it 0 and no
-    gradient. Pass ``None`` masks when the batch is balanced.
+    ``first`` / ``second`` are ``[p, n, k]`` / ``[p, n, m]`` laid out like ``index.positives`` /
+    ``index.negatives`` (or the other way round with ``first_kind="neg"``): padding in ``first``
+    becomes ``-inf``, in ``second`` ``+inf``, so a following relu or softplus gives it 0 and no
+    gradient. Balanced batches have no padding and are returned as they are.
     """
-    if first_valid is not None:
-        first = first.masked_fill(~first_valid, float("-inf"))
-        second = second.masked_fill(~second_valid, float("inf"))
-    return first[..., :, None] - second[..., None, :]
+    if index.balanced:
+        return first, second
+    valid_first, valid_second = (
+        (index.pos_valid, index.neg_valid) if first_kind == "pos" else (index.neg_valid, index.pos_valid)
+    )
+    return first.masked_fill(~valid_first, float("-inf")), second.masked_fill(~valid_second, float("inf"))
+
+
+class _HingeMeanNonzero(torch.autograd.Function):
+    """Per part ``Σ [first_i − second_j + margin]₊ / #non-zero`` over the ``[p, n, k, m]`` triplet table.
+
+    Hand-written backward: only a bool "active" table is kept (a quarter of the float hinge's
+    memory) and the gradients are its row and column counts, ``∂/∂first = #active_j / N``,
+    ``∂/∂second = −#active_i / N`` (N the non-zero count per part, held constant as in autograd).
+    """
+
+    @staticmethod
+    def forward(ctx, first: Tensor, second: Tensor, margin: float) -> tuple[Tensor, Tensor]:
+        hinge = first[..., :, None] - second[..., None, :]  # [p, n, k, m]
+        if margin:
+            hinge.add_(margin)
+        active = hinge > 0  # [p, n, k, m]
+        num = active.flatten(1).sum(1)  # [p]
+        total = hinge.clamp_min_(0).flatten(1).sum(1)  # [p]
+        ctx.save_for_backward(active, num)
+        ctx.mark_non_differentiable(num)
+        return total / num.clamp_min(1), num
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: Tensor, _grad_num: Tensor) -> tuple[Tensor, Tensor, None]:
+        active, num = ctx.saved_tensors
+        scale = (grad / num.clamp_min(1))[:, None, None]  # [p, 1, 1]
+        return active.sum(-1).to(grad.dtype) * scale, active.sum(-2).to(grad.dtype) * -scale, None
+
+
+def hinge_mean_nonzero(first: Tensor, second: Tensor, margin: float = 0.0) -> tuple[Tensor, Tensor]:
+    """OpenGait's reduction of the batch-all hinge table; see :class:`_HingeMeanNonzero`.
+
+    ``first [p, n, k]``, ``second [p, n, m]`` (padding filled by :func:`fill_padding`) →
+    ``(per_part [p], num_active [p])``; ``per_part`` is 0 where no term is non-zero.
+    """
+    return _HingeMeanNonzero.apply(first, second, float(margin))
+
+
+class _SoftplusSum(torch.autograd.Function):
+    """Per part ``Σ softplus(first_i − second_j)`` over the triplet table; also ``#(first_i > second_j)``.
+
+    The table is recomputed in backward instead of kept (``∂/∂first = Σ_j σ(z_ij)``, ``∂/∂second
+    = −Σ_i σ(z_ij)``), so no ``[p, n, k, m]`` tensor outlives the forward.
+    """
+
+    @staticmethod
+    def forward(ctx, first: Tensor, second: Tensor) -> tuple[Tensor, Tensor]:
+        z = first[..., :, None] - second[..., None, :]  # [p, n, k, m]
+        positive = (z > 0).flatten(1).sum(1)  # [p]
+        ctx.save_for_backward(first, second)
+        ctx.mark_non_differentiable(positive)
+        return F.softplus(z).flatten(1).sum(1), positive
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: Tensor, _grad_positive: Tensor) -> tuple[Tensor, Tensor]:
+        first, second = ctx.saved_tensors
+        sig = (first[..., :, None] - second[..., None, :]).sigmoid_()  # [p, n, k, m]
+        sig.mul_(grad[:, None, None, None])
+        return sig.sum(-1), -sig.sum(-2)
+
+
+def softplus_sum(first: Tensor, second: Tensor) -> tuple[Tensor, Tensor]:
+    """``first [p, n, k]``, ``second [p, n, m]`` → ``(Σ softplus(first_i − second_j) [p], #positive [p])``."""
+    return _SoftplusSum.apply(first, second)
 
 
 def pairwise_distance(x: Tensor) -> tuple[Tensor, Tensor]:

@@ -16,38 +16,30 @@ from torch import Tensor, nn
 
 from gil.losses.pairs import (
     PairIndex,
+    fill_padding,
     full_precision,
+    hinge_mean_nonzero,
     pairwise_distance,
     prepare_batch,
     to_floats,
-    triplet_table,
 )
 
 
-def batch_all_triplet(
-    dist: Tensor, index: PairIndex, margin: float | Tensor
-) -> tuple[Tensor, Tensor, Tensor]:
+def batch_all_triplet(dist: Tensor, index: PairIndex, margin: float | Tensor) -> tuple[Tensor, Tensor]:
     """Batch-all triplet hinge with OpenGait's "average over non-zero terms" reduction.
 
     ``dist [p, n, n]`` distances (possibly pair-weighted); ``margin`` a float, or a per
     anchor–negative margin ``[p, n, m]`` laid out like ``index.negatives``.
-    Returns ``(per_part [p], num_active [p], hard [p])``: the reduced loss per part, the number of
-    non-zero hinge terms per part and the largest hinge term per part.
+    Returns ``(per_part [p], num_active [p])``: the reduced loss per part (0 where no term is
+    non-zero) and the number of non-zero hinge terms per part.
     """
     ap = index.positives(dist)  # [p, n, k]
     an = index.negatives(dist)  # [p, n, m]
     if isinstance(margin, Tensor):
-        an = an - margin
+        an = an - margin  # [d_ap − (d_an − m)]₊ = [d_ap − d_an + m]₊
         margin = 0.0
-    masks = (None, None) if index.balanced else (index.pos_valid, index.neg_valid)
-    hinge = triplet_table(ap, masks[0], an, masks[1])  # [p, n, k, m]: d_ap − d_an (−inf: padding)
-    if margin:
-        hinge = hinge.add_(margin)
-    hinge = hinge.relu_()
-    hinge = hinge.flatten(1)  # [p, n·k·m]
-    num_active = (hinge > 0).sum(1)  # [p]
-    per_part = hinge.sum(1) / num_active.clamp_min(1)  # [p]; sum is 0 when nothing is active
-    return per_part, num_active, hinge.detach().amax(1)
+    ap, an = fill_padding(ap, an, index)
+    return hinge_mean_nonzero(ap, an, margin)
 
 
 class TripletLoss(nn.Module):
@@ -55,7 +47,7 @@ class TripletLoss(nn.Module):
 
     ``forward(embeddings [n, p, c] | [n, c], labels [n]) -> (loss, info)``; ``info`` holds
     ``loss``, ``loss_num`` (non-zero terms, mean over parts), ``active_fraction`` (non-zero terms /
-    valid triplets), ``hard_loss`` (largest term, mean over parts), ``mean_dist``.
+    valid triplets), ``mean_dist`` (mean pairwise distance).
     """
 
     input_key = "embeddings"
@@ -73,14 +65,13 @@ class TripletLoss(nn.Module):
         x, labels, index = prepare_batch(embeddings, labels, "TripletLoss")  # [p, n, c]
         with full_precision(x):
             dist, _ = pairwise_distance(x)  # [p, n, n]
-            per_part, num_active, hard = batch_all_triplet(dist, index, self.margin)
+            per_part, num_active = batch_all_triplet(dist, index, self.margin)
             loss = per_part.mean()
         info = to_floats(
             {
                 "loss": loss,
                 "loss_num": num_active.double().mean(),
                 "active_fraction": num_active.double().mean() / index.num_triplets(),
-                "hard_loss": hard.mean(),
                 "mean_dist": dist.detach().mean(),
             }
         )

@@ -3,6 +3,7 @@ concatenated batch, and DDP's averaged parameter gradients equal the single-proc
 
 from __future__ import annotations
 
+import datetime
 import os
 import socket
 
@@ -49,9 +50,15 @@ def _run(model, features, labels, loss_fn):
 
 
 def _worker(rank, world, port, out_dir):
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+    # TCP rendezvous on a free port; the timeout turns a lost peer into an error instead of a hang
+    dist.init_process_group(
+        "gloo",
+        init_method=f"tcp://127.0.0.1:{port}",
+        rank=rank,
+        world_size=world,
+        timeout=datetime.timedelta(seconds=60),
+    )
     try:
         features, model = _data()
         rows = slice(0, SPLIT) if rank == 0 else slice(SPLIT, N)

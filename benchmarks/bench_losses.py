@@ -38,8 +38,28 @@ SHAPES = {  # name: (P, K, parts, channels)
     "GaitGL OUMVLP [256, 64, 256] 32×8": (32, 8, 64, 256),
     "GaitBase [128, 16, 256] 8×16": (8, 16, 16, 256),
 }
+
+
+class OpenGaitStyleTriplet(torch.nn.Module):
+    """For context only: OpenGait's batch-all triplet as it computes it (plain autograd, ``view``
+    pairing that needs P×K batches), on ``[n, p, c]``. Not part of the library."""
+
+    def forward(self, emb: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        x = emb.transpose(0, 1).float()  # [p, n, c]
+        x2 = (x**2).sum(-1)
+        dist = torch.relu(x2[:, :, None] + x2[:, None, :] - 2 * x @ x.transpose(1, 2)).sqrt()  # [p, n, n]
+        matches = labels[:, None] == labels[None, :]
+        p, n, _ = dist.shape
+        ap, an = dist[:, matches].view(p, n, -1, 1), dist[:, ~matches].view(p, n, 1, -1)
+        loss = torch.relu((ap - an).view(p, -1) + 0.2)
+        num = (loss != 0).sum(-1).float()
+        avg = loss.sum(-1) / (num + 1e-9)
+        return torch.where(num == 0, 0.0, avg).mean(), {}
+
+
 LOSSES: dict[str, Callable[[], torch.nn.Module]] = {
     "triplet": lambda: TripletLoss(0.2),
+    "OpenGait-style triplet (autograd)": OpenGaitStyleTriplet,
     "GIL margin": lambda: GeneralizedInterClassLoss(form="margin"),
     "GIL softmax": lambda: GeneralizedInterClassLoss(form="softmax"),
     "GIL softmax_official": lambda: GeneralizedInterClassLoss(form="softmax_official"),

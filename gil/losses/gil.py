@@ -125,8 +125,7 @@ def pair_weights(inner: Tensor, sq_norm: Tensor) -> Tensor:
 def class_centres(e_hat: Tensor, index: PairIndex) -> Tensor:
     """``μ_c = normalize(mean_{y_i=c} ê_i)``: ``e_hat [p, n, c]`` → ``[p, C, c]``."""
     onehot = F.one_hot(index.inverse, index.num_classes).to(e_hat.dtype)  # [n, C]
-    mean = (onehot.T @ e_hat) / onehot.sum(0)[:, None]  # [p, C, c]
-    return F.normalize(mean, dim=-1)
+    return F.normalize(onehot.T @ e_hat, dim=-1)  # [p, C, c]; normalize(Σ) = normalize(mean)
 
 
 def adaptive_margins(centres: Tensor, m0: float, kappa: float, m_min: float, m_max: float) -> Tensor:
@@ -216,8 +215,10 @@ class GeneralizedInterClassLoss(nn.Module):
         if cfg.margin == "fixed":
             return cfg.m0
         by_class = adaptive_margins(centres, cfg.m0, cfg.kappa, cfg.m_min, cfg.m_max)  # [p, C, C]
-        inv = index.inverse
-        return by_class[:, inv[:, None], inv[index.neg_idx]]  # [p, n, m]
+        pairs = (
+            index.inverse[:, None] * index.num_classes + index.inverse[index.neg_idx]
+        )  # [n, m]: (y_a, y_n)
+        return by_class.flatten(1).index_select(1, pairs.flatten()).view(-1, *pairs.shape)  # [p, n, m]
 
     @staticmethod
     def _mean_margin(margins: Tensor | float, index: PairIndex) -> Tensor | float:
@@ -253,13 +254,12 @@ class GeneralizedInterClassLoss(nn.Module):
         pair_loss = F.softplus(lse[:, :, None] - s_ap / tau)  # [p, n, k]
         num_pairs = not_self.sum()
         per_part = torch.where(not_self, pair_loss, 0.0).sum((1, 2)) / num_pairs  # [p]
-        with torch.no_grad():  # triplets with s_an + m > s_ap, counted by binary search per anchor
-            sorted_an = s_an.sort(dim=2).values  # [p, n, m], padding (−inf) first
-            below = torch.searchsorted(
-                sorted_an, s_ap.masked_fill(~not_self, float("inf")).contiguous(), right=True
+        with torch.no_grad():  # fraction of triplets (a ≠ p) with s_an + m > s_ap
+            s_ap_real = s_ap.masked_fill(~not_self, float("inf"))  # self and padding: never below
+            gap = s_an[..., :, None] - s_ap_real[..., None, :]  # [p, n, m, k]
+            active = gap.sign_().clamp_min_(0).flatten(1).sum(1).mean() / index.num_triplets(
+                exclude_self=True
             )
-            above = (s_an.shape[2] - below).flatten(1).sum(1)  # [p]
-            active = above.double().mean() / index.num_triplets(exclude_self=True)
         return per_part.mean(), {"mean_pair_weight": 1.0, "active_fraction": active}
 
     # --- 7. the authors' InfoLoss -------------------------------------------------------------------

@@ -11,8 +11,8 @@ holds what they share:
   (P×K or unbalanced) without a Python loop over samples;
 - :func:`pairwise_distance` is OpenGait's ``sqrt(relu(x² + y² − 2xy))`` per part;
 - :func:`hinge_mean_nonzero` and :func:`softplus_sum` reduce the ``[p, n, k, m]`` triplet table
-  (anchor–positive against anchor–negative values) with hand-written backward passes that keep
-  at most a bool copy of it; :func:`fill_padding` masks the padding of unbalanced batches.
+  (anchor–positive against anchor–negative values) with hand-written backward passes;
+  :func:`fill_padding` masks the padding of unbalanced batches.
 """
 
 from __future__ import annotations
@@ -178,19 +178,21 @@ def fill_padding(
 class _HingeMeanNonzero(torch.autograd.Function):
     """Per part ``Σ [first_i − second_j + margin]₊ / #non-zero`` over the ``[p, n, k, m]`` triplet table.
 
-    Hand-written backward: only a bool "active" table is kept (a quarter of the float hinge's
-    memory) and the gradients are its row and column counts, ``∂/∂first = #active_j / N``,
-    ``∂/∂second = −#active_i / N`` (N the non-zero count per part, held constant as in autograd).
+    Hand-written backward: the hinge table is turned in place into its 0/1 "active" indicator,
+    which is all the backward needs — ``∂/∂first = Σ_j active_ij / N``, ``∂/∂second =
+    −Σ_i active_ij / N`` (N the non-zero count per part, held constant as autograd does). One
+    float table is kept, as autograd would keep relu's output, but the backward is two sums
+    instead of relu/expand/neg passes (bool tables are avoided: summing them copies to int64).
     """
 
     @staticmethod
     def forward(ctx, first: Tensor, second: Tensor, margin: float) -> tuple[Tensor, Tensor]:
-        hinge = first[..., :, None] - second[..., None, :]  # [p, n, k, m]
+        table = first[..., :, None] - second[..., None, :]  # [p, n, k, m]
         if margin:
-            hinge.add_(margin)
-        active = hinge > 0  # [p, n, k, m]
+            table.add_(margin)
+        total = table.clamp_min_(0).flatten(1).sum(1)  # [p]: Σ hinge
+        active = table.sign_()  # [p, n, k, m]: 1 where the hinge is non-zero, else 0
         num = active.flatten(1).sum(1)  # [p]
-        total = hinge.clamp_min_(0).flatten(1).sum(1)  # [p]
         ctx.save_for_backward(active, num)
         ctx.mark_non_differentiable(num)
         return total / num.clamp_min(1), num
@@ -200,7 +202,7 @@ class _HingeMeanNonzero(torch.autograd.Function):
     def backward(ctx, grad: Tensor, _grad_num: Tensor) -> tuple[Tensor, Tensor, None]:
         active, num = ctx.saved_tensors
         scale = (grad / num.clamp_min(1))[:, None, None]  # [p, 1, 1]
-        return active.sum(-1).to(grad.dtype) * scale, active.sum(-2).to(grad.dtype) * -scale, None
+        return active.sum(-1) * scale, active.sum(-2) * -scale, None
 
 
 def hinge_mean_nonzero(first: Tensor, second: Tensor, margin: float = 0.0) -> tuple[Tensor, Tensor]:
@@ -222,7 +224,7 @@ class _SoftplusSum(torch.autograd.Function):
     @staticmethod
     def forward(ctx, first: Tensor, second: Tensor) -> tuple[Tensor, Tensor]:
         z = first[..., :, None] - second[..., None, :]  # [p, n, k, m]
-        positive = (z > 0).flatten(1).sum(1)  # [p]
+        positive = z.sign().clamp_min_(0).flatten(1).sum(1)  # [p]: #(z > 0), float (bool sums are slow)
         ctx.save_for_backward(first, second)
         ctx.mark_non_differentiable(positive)
         return F.softplus(z).flatten(1).sum(1), positive

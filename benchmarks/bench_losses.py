@@ -4,7 +4,9 @@ Measured side by side in one run, at the paper's batch shapes ``[n, p, c]`` (P×
 GaitGL CASIA-B ``[64, 64, 128]`` (8×8), GaitGL OUMVLP ``[256, 64, 256]`` (32×8), GaitBase
 ``[128, 16, 256]`` (8×16).
 
-- time: forward + backward of the loss alone (embeddings are a leaf tensor), median of
+- time: CPU time of this process (``time.process_time``; on a machine shared with other jobs it
+  is steadier than wall time, and with one thread equals wall time on an idle machine) for a
+  forward + backward of the loss alone (embeddings are a leaf tensor), median of
   ``--repeats`` (≥ 5) runs after one warm-up; the losses are interleaved within each repeat so
   a slow moment of the shared machine hits them alike. Reported as ms and as ratio to triplet.
 - memory: extra resident memory of one forward + backward, inputs excluded: each case runs in a
@@ -76,12 +78,12 @@ def make_batch(
 
 
 def step(loss_fn: torch.nn.Module, emb: torch.Tensor, labels: torch.Tensor) -> float:
-    """Seconds for one forward + backward."""
+    """CPU seconds for one forward + backward."""
     emb.grad = None
-    start = time.perf_counter()
+    start = time.process_time()
     loss, _ = loss_fn(emb, labels)
     loss.backward()
-    return time.perf_counter() - start
+    return time.process_time() - start
 
 
 def time_losses(shape: tuple[int, int, int, int], repeats: int) -> dict[str, float]:
@@ -166,9 +168,9 @@ def time_naive(repeats: int, shape: tuple[int, int, int, int] = (4, 4, 4, 32)) -
     step(fn, emb, labels)
     for _ in range(repeats):
         emb.grad = None
-        start = time.perf_counter()
+        start = time.process_time()
         naive_margin_gil(emb, label_list).backward()
-        naive.append(time.perf_counter() - start)
+        naive.append(time.process_time() - start)
         fast.append(step(fn, emb, labels))
     diff = abs(naive_margin_gil(emb, label_list).item() - fn(emb, labels)[0].item())
     return statistics.median(naive), statistics.median(fast), diff
@@ -193,7 +195,7 @@ def report(shapes: Sequence[str], repeats: int, threads: int, with_memory: bool)
     lines = [
         f"Machine: {machine()}; medians of {repeats} repeats (after one warm-up).",
         "",
-        "| shape | loss | fwd+bwd ms | × triplet time | extra RSS MiB | × triplet memory |",
+        "| shape | loss | fwd+bwd CPU ms | × triplet time | extra RSS MiB | × triplet memory |",
         "|---|---|---|---|---|---|",
     ]
     for shape_name in shapes:
@@ -213,8 +215,8 @@ def report(shapes: Sequence[str], repeats: int, threads: int, with_memory: bool)
         "",
         "| naive loop vs vectorised (GIL margin form, official pair weights, [16, 4, 32], 4×4) | value |",
         "|---|---|",
-        f"| naive loop fwd+bwd ms | {1e3 * naive:.1f} |",
-        f"| vectorised fwd+bwd ms | {1e3 * fast:.2f} |",
+        f"| naive loop fwd+bwd CPU ms | {1e3 * naive:.1f} |",
+        f"| vectorised fwd+bwd CPU ms | {1e3 * fast:.2f} |",
         f"| speed-up | {naive / fast:.0f}× |",
         f"| abs. loss difference (float32) | {diff:.1e} |",
     ]

@@ -108,24 +108,27 @@ class GILConfig:
 
 
 # --- 1. dynamic pair weights ---------------------------------------------------------------------
-def pair_weights(inner: Tensor, sq_norm: Tensor) -> Tensor:
+def pair_weights(inner: Tensor, inv_norm: Tensor) -> Tensor:
     """``w = 1 + u / max(u)``, ``u = (1 − s)/2 + 0.01`` from the Gram matrix.
 
-    ``inner [p, n, n]`` (``x xᵀ``), ``sq_norm [p, n]`` (``|x|²``) → ``w [p, n, n]``.
+    ``inner [p, n, n]`` (``x xᵀ``), ``inv_norm [p, n]`` (``1/|x|``) → ``w [p, n, n]``.
     Computed without gradient; the max runs over the whole ``[p, n, n]`` tensor (as the authors' code).
     """
     with torch.no_grad():
-        inv_norm = sq_norm.sqrt().clamp_min(1e-12).reciprocal()  # [p, n]
         u = inner * (inv_norm[:, :, None] * inv_norm[:, None, :])  # [p, n, n]: s
         u = u.mul_(-0.5).add_(0.51)  # (1 − s)/2 + 0.01
         return u.div_(u.max()).add_(1)
 
 
 # --- 3. class centres and the adaptive inter-class margin ----------------------------------------
-def class_centres(e_hat: Tensor, index: PairIndex) -> Tensor:
-    """``μ_c = normalize(mean_{y_i=c} ê_i)``: ``e_hat [p, n, c]`` → ``[p, C, c]``."""
-    onehot = F.one_hot(index.inverse, index.num_classes).to(e_hat.dtype)  # [n, C]
-    return F.normalize(onehot.T @ e_hat, dim=-1)  # [p, C, c]; normalize(Σ) = normalize(mean)
+def class_centres(x: Tensor, inv_norm: Tensor, index: PairIndex) -> Tensor:
+    """``μ_c = normalize(mean_{y_i=c} ê_i)``: ``x [p, n, c]``, ``inv_norm [p, n]`` (1/|x|) → ``[p, C, c]``.
+
+    ``Σ_{y_i=c} x_i / |x_i|`` is one batched product with the ``[p, C, n]`` membership matrix
+    scaled by ``1/|x_i|`` (ê itself is never formed); normalize(Σ) = normalize(mean).
+    """
+    onehot = F.one_hot(index.inverse, index.num_classes).to(x.dtype)  # [n, C]
+    return F.normalize((onehot.T * inv_norm[:, None, :]) @ x, dim=-1)  # [p, C, n] @ [p, n, c]
 
 
 def adaptive_margins(centres: Tensor, m0: float, kappa: float, m_min: float, m_max: float) -> Tensor:
@@ -190,15 +193,17 @@ class GeneralizedInterClassLoss(nn.Module):
         cfg = self.config
         x, labels, index = prepare_batch(embeddings, labels, "GeneralizedInterClassLoss")  # [p, n, c]
         with full_precision(x):
-            e_hat = F.normalize(x if cfg.uniformity_weight > 0 else x.detach(), dim=-1)  # [p, n, c]
-            centres = class_centres(e_hat, index)  # [p, C, c]; gradient only if L_u is weighted
+            sq_norm = x.pow(2).sum(-1)  # [p, n]
+            inv_norm = sq_norm.sqrt().clamp_min(1e-12).reciprocal()  # [p, n]: 1/|e|, as F.normalize
+            if cfg.uniformity_weight > 0:
+                centres = class_centres(x, inv_norm, index)  # [p, C, c], with gradient for L_u
+            else:
+                centres = class_centres(x.detach(), inv_norm.detach(), index)  # only logged
             margins = self._negative_margins(centres.detach(), index)  # [p, n, m] or a float
             if cfg.form == "margin":
-                main, stats = self._margin_form(x, index, margins)
+                main, stats = self._margin_form(x, sq_norm, inv_norm, index, margins)
             elif cfg.form == "softmax":
-                main, stats = self._softmax_form(
-                    e_hat if cfg.uniformity_weight > 0 else F.normalize(x, dim=-1), index, margins
-                )
+                main, stats = self._softmax_form(x * inv_norm[..., None], index, margins)  # ê [p, n, c]
             else:
                 main, stats = self._softmax_official(x, index)
             l_u = uniformity(centres, cfg.t).mean()
@@ -229,11 +234,13 @@ class GeneralizedInterClassLoss(nn.Module):
         return (margins * valid).sum() / (valid.sum() * margins.shape[0])
 
     # --- 2. margin form (with 1 and 3) --------------------------------------------------------------
-    def _margin_form(self, x: Tensor, index: PairIndex, margins: Tensor | float) -> tuple[Tensor, dict]:
-        dist, inner = pairwise_distance(x)  # [p, n, n]
+    def _margin_form(
+        self, x: Tensor, sq_norm: Tensor, inv_norm: Tensor, index: PairIndex, margins: Tensor | float
+    ) -> tuple[Tensor, dict]:
+        dist, inner = pairwise_distance(x, sq_norm)  # [p, n, n]
         stats: dict[str, Tensor | float] = {"mean_pair_weight": 1.0}
         if self.config.pair_weight == "official":
-            w = pair_weights(inner.detach(), x.detach().pow(2).sum(-1))  # [p, n, n]
+            w = pair_weights(inner.detach(), inv_norm.detach())  # [p, n, n]
             dist = dist * w  # d̃
             stats["mean_pair_weight"] = w.mean()
         per_part, num_active = batch_all_triplet(dist, index, margins)

@@ -243,14 +243,15 @@ def softplus_sum(first: Tensor, second: Tensor) -> tuple[Tensor, Tensor]:
     return _SoftplusSum.apply(first, second)
 
 
-def pairwise_distance(x: Tensor) -> tuple[Tensor, Tensor]:
+def pairwise_distance(x: Tensor, sq_norm: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """Per-part Euclidean distances, OpenGait's formula. ``x [p, n, c]`` → ``(d, inner)``, both ``[p, n, n]``.
 
     ``d_ij = sqrt(relu(|x_i|² + |x_j|² − 2 x_i·x_j))`` with the diagonal set to exactly 0 (OpenGait
     leaves it at the rounding error, about 3e-4 in float32) and a zero gradient wherever d = 0
-    (plain ``sqrt`` would give inf or NaN there). ``inner`` is the Gram matrix ``x xᵀ``.
+    (plain ``sqrt`` would give inf or NaN there). ``inner`` is the Gram matrix ``x xᵀ``;
+    ``sq_norm [p, n]`` (``|x|²``) may be passed when already computed.
     """
-    sq = x.pow(2).sum(-1)  # [p, n]
+    sq = x.pow(2).sum(-1) if sq_norm is None else sq_norm  # [p, n]
     inner = x @ x.transpose(1, 2)  # [p, n, n]
     d2 = (sq[:, :, None] + sq[:, None, :] - 2 * inner).clamp_min(0)  # [p, n, n]
     eye = torch.eye(x.shape[1], dtype=torch.bool, device=x.device)

@@ -7,8 +7,9 @@ GaitGL CASIA-B ``[64, 64, 128]`` (8×8), GaitGL OUMVLP ``[256, 64, 256]`` (32×8
 - time: CPU time of this process (``time.process_time``; on a machine shared with other jobs it
   is steadier than wall time, and with one thread equals wall time on an idle machine) for a
   forward + backward of the loss alone (embeddings are a leaf tensor), median of
-  ``--repeats`` (≥ 5) runs after one warm-up; the losses are interleaved within each repeat so
-  a slow moment of the shared machine hits them alike. Reported as ms and as ratio to triplet.
+  ``--repeats`` (≥ 5) runs after one warm-up; the losses are interleaved within each repeat (in an
+  order rotated from repeat to repeat) so a slow moment of the
+  shared machine hits them alike. Reported as ms and as ratio to triplet.
 - memory: extra resident memory of one forward + backward, inputs excluded: each case runs in a
   fresh subprocess with glibc told to ``mmap`` every allocation ≥ 64 KiB (``MALLOC_MMAP_THRESHOLD_``,
   so freed memory goes back to the OS), the peak-RSS mark reset through ``/proc/self/clear_refs``,
@@ -87,15 +88,16 @@ def step(loss_fn: torch.nn.Module, emb: torch.Tensor, labels: torch.Tensor) -> f
 
 
 def time_losses(shape: tuple[int, int, int, int], repeats: int) -> dict[str, float]:
-    """Median seconds per loss, interleaved repeats after one warm-up each."""
+    """Median CPU seconds per loss: interleaved repeats, order rotated, after one warm-up each."""
     emb, labels = make_batch(*shape)
     fns = {name: make() for name, make in LOSSES.items()}
     for fn in fns.values():
         step(fn, emb, labels)
     times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            times[name].append(step(fn, emb, labels))
+    names = list(fns)
+    for r in range(repeats):
+        for name in names[r % len(names) :] + names[: r % len(names)]:  # rotate: no loss always runs first
+            times[name].append(step(fns[name], emb, labels))
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
@@ -228,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="CASIA-B shape only, 5 repeats, no memory probes"
     )
-    parser.add_argument("--repeats", type=int, default=7, help="timed repeats per case (>= 5)")
+    parser.add_argument("--repeats", type=int, default=15, help="timed repeats per case (>= 5)")
     # One thread by default: on a small machine shared with other jobs, OpenMP's thread barrier makes
     # even tiny ops (a [4, 16, 32] bmm) take milliseconds with 2 threads; 1 thread measures the loss.
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")

@@ -68,8 +68,13 @@ def _worker(rank, world, port, out_dir):
             loss, info, emb_grad, weight_grad = _run(ddp, features[rows], LABELS[rows], make())
             results[name] = {"loss": loss, "emb_grad": emb_grad, "weight_grad": weight_grad, "info": info}
         torch.save(results, os.path.join(out_dir, f"rank{rank}.pt"))
-    finally:
+        dist.barrier()
+    except BaseException:
         dist.destroy_process_group()
+        raise
+    # Skip interpreter teardown: a gloo group destroyed from a Python destructor (the DDP reducer's) can
+    # deadlock on the GIL at process exit; the results are on disk already.
+    os._exit(0)
 
 
 def _free_port():

@@ -1,0 +1,86 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from gil import config as config_lib
+from gil.cli import main
+from gil.models import build_model, export_opengait_state_dict
+from gil.runs import evaluate_run, get_or_train, load_trained_model
+
+
+def tiny_config(root, loss="triplet", **overrides):
+    values = {"data.root": str(root), "trainer.device": "cpu", "trainer.threads": 1, "trainer.steps": 2}
+    values.update(overrides)
+    return config_lib.load(f"embedded/tiny_{loss}", values)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tiny_root, tmp_path_factory):
+    return get_or_train(tiny_config(tiny_root), runs_root=tmp_path_factory.mktemp("runs"), progress=False)
+
+
+def test_get_or_train_writes_a_complete_run_folder(trained_run, tiny_root):
+    for name in ("config.yaml", "checkpoints/last.pt", "metrics.csv", "eval.json", "embeddings.npz"):
+        assert (trained_run / name).is_file(), name
+    report = json.loads((trained_run / "eval.json").read_text())
+    assert set(report["summary"]) == {"NM", "BG", "CL"}
+    assert all(0.0 <= v <= 100.0 for v in report["summary"].values())
+    arrays = np.load(trained_run / "embeddings.npz")
+    n = len(arrays["subjects"])
+    assert arrays["embeddings"].shape[0] == n == 4 * 10 * 11  # tiny: 4 test subjects × 10 conditions × 11 views
+    assert set(arrays["subjects"]) == {"005", "006", "007", "008"}
+
+
+def test_get_or_train_reuses_a_finished_run(trained_run, tiny_root):
+    before = (trained_run / "eval.json").stat().st_mtime_ns
+    again = get_or_train(tiny_config(tiny_root), runs_root=trained_run.parent, progress=False)
+    assert again == trained_run
+    assert (trained_run / "eval.json").stat().st_mtime_ns == before
+
+
+def test_evaluation_is_reproducible(trained_run):
+    first = json.loads((trained_run / "eval.json").read_text())
+    again = evaluate_run(trained_run, device="cpu", progress=False)
+    assert again["summary"] == first["summary"]
+
+
+def test_cli_train_and_eval(tiny_root, tmp_path, capsys):
+    run_dir = tmp_path / "cli-run"
+    code = main(["train", "--config", "embedded/tiny_gil_margin", "--data-root", str(tiny_root),
+                 "--run-dir", str(run_dir), "--set", "trainer.steps=2", "--set", "trainer.device=cpu"])
+    assert code == 0
+    assert '"NM"' in capsys.readouterr().out
+    assert main(["eval", "--run", str(run_dir), "--device", "cpu"]) == 0
+    assert '"CL"' in capsys.readouterr().out
+
+
+def test_cli_evaluates_an_opengait_checkpoint(trained_run, tiny_root, tmp_path, capsys):
+    config = config_lib.load(trained_run / "config.yaml")
+    model = load_trained_model(config, trained_run, torch.device("cpu"))
+    path = tmp_path / "GaitGL-00002.pt"
+    torch.save({"model": export_opengait_state_dict(model), "iteration": 2}, path)
+    out = tmp_path / "eval.json"
+    code = main(["eval", "--config", str(trained_run / "config.yaml"), "--checkpoint", str(path), "--opengait",
+                 "--device", "cpu", "--out", str(out)])
+    assert code == 0
+    ours = json.loads((trained_run / "eval.json").read_text())["summary"]
+    assert json.loads(out.read_text())["summary"] == pytest.approx(ours, abs=1e-9)
+
+
+def test_cli_reports_bad_input_with_exit_code_2(tmp_path, capsys):
+    assert main(["train", "--config", "embedded/tiny_triplet", "--data-root", str(tmp_path / "missing")]) == 2
+    assert "data.root" in capsys.readouterr().err
+    assert main(["train", "--config", "embedded/tiny_triplet", "--set", "trainer.stesp=3"]) == 2
+    assert "trainer.stesp" in capsys.readouterr().err
+    assert main(["eval"]) == 2
+
+
+def test_opengait_checkpoint_with_wrong_model_is_named(tmp_path, tiny_root):
+    gaitset = build_model("gaitset", 4, width=0.125)
+    path = tmp_path / "GaitSet.pt"
+    torch.save({"model": export_opengait_state_dict(gaitset)}, path)
+    code = main(["eval", "--config", "embedded/tiny_triplet", "--data-root", str(tiny_root), "--checkpoint",
+                 str(path), "--opengait", "--device", "cpu"])
+    assert code == 2

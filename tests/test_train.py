@@ -6,7 +6,8 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from gil import checkpoint, config as config_lib
+from gil import checkpoint
+from gil import config as config_lib
 from gil.train import Trainer, train
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 from gil import checkpoint, distributed
@@ -21,7 +23,7 @@ from gil import config as config_lib
 from gil.config import RunConfig, resolve_path
 from gil.data.loader import build_test_loader
 from gil.data.opengait import GaitDataset
-from gil.evaluate import casia_b, extract_embeddings, oumvlp
+from gil.evaluate import ProtocolResult, casia_b, extract_embeddings, oumvlp
 from gil.models import build_model
 from gil.train import CHECKPOINT_NAME, partition_of, train
 
@@ -117,3 +119,63 @@ def get_or_train(config: RunConfig, runs_root: str | Path = DEFAULT_RUNS_ROOT, p
     train(config, run_dir, resume=True, progress=progress)
     evaluate_run(run_dir, device=config.trainer.device, progress=progress)
     return run_dir
+
+
+def embedded_config(
+    loss: str,
+    preset: str = "small",
+    backbone: str | None = None,
+    steps: int | None = None,
+    data_root: str | Path | None = None,
+    device: str = "auto",
+    seed: int | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> RunConfig:
+    """A bundled embedded config (``embedded/{preset}_{loss}``) with the notebooks' usual parameters applied.
+
+    ``None`` keeps the config's value; ``overrides`` takes any other dotted keys (``{"optim.lr": 1e-3}``).
+    """
+    values: dict[str, Any] = {"trainer.device": device}
+    if backbone is not None:
+        values["model.name"] = backbone
+    if steps is not None:
+        values["trainer.steps"] = int(steps)
+    if data_root is not None:
+        values["data.root"] = str(resolve_path(data_root))
+    if seed is not None:
+        values["trainer.seed"] = int(seed)
+    values.update(overrides or {})
+    return config_lib.load(f"embedded/{preset}_{loss}", values)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A finished run read back from its folder (what the notebooks plot)."""
+
+    path: Path
+    config: RunConfig
+    metrics: pd.DataFrame  # one row per logged step
+    result: ProtocolResult
+    embeddings: np.ndarray  # [n, p, c] test embeddings
+    subjects: np.ndarray  # [n] per-sequence labels, as folder names
+    conditions: np.ndarray
+    views: np.ndarray
+
+
+def load_run(run_dir: str | Path) -> Run:
+    """Read ``config.yaml``, ``metrics.csv``, ``eval.json`` and ``embeddings.npz`` of a finished run."""
+    run_dir = resolve_path(run_dir)
+    missing = [n for n in ("config.yaml", "metrics.csv", "eval.json", "embeddings.npz") if not (run_dir / n).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{run_dir}: not a finished run (missing {', '.join(missing)})")
+    arrays = np.load(run_dir / "embeddings.npz")
+    return Run(
+        path=run_dir,
+        config=load_run_config(run_dir),
+        metrics=pd.read_csv(run_dir / "metrics.csv"),
+        result=ProtocolResult.from_dict(json.loads((run_dir / "eval.json").read_text())),
+        embeddings=arrays["embeddings"],
+        subjects=arrays["subjects"],
+        conditions=arrays["conditions"],
+        views=arrays["views"],
+    )

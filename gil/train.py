@@ -27,6 +27,7 @@ from gil.data.loader import build_train_loader
 from gil.data.opengait import GaitDataset
 from gil.data.partitions import Partition, load_partition
 from gil.losses import build_loss
+from gil.metrics import uniformity
 from gil.models import build_model
 
 log = logging.getLogger(__name__)
@@ -160,6 +161,9 @@ class Trainer:
         with distributed.autocast(self.env.device, self.amp_dtype):
             outputs = self.forward_model(sils)
         loss, info = self.loss(outputs, labels)
+        if (self.step + 1) % self.config.trainer.log_every == 0:
+            # Wang–Isola uniformity of this batch's embeddings, for every loss alike (notebook 04)
+            info["geometry/uniformity"] = float(uniformity(outputs["embeddings"].detach().float().cpu()).mean())
         if not torch.isfinite(loss):
             bad = [k for k, v in info.items() if not math.isfinite(v)] or ["total"]
             raise FloatingPointError(f"non-finite loss at step {self.step + 1}: term(s) {', '.join(bad)}")

@@ -1,4 +1,4 @@
-"""Command line: gil data | train | eval | bench | book (also `python -m gil`).
+"""Command line: gil data | train | eval | bench | book | study (also `python -m gil`).
 
 Each command group registers itself through an ``add_parser(commands)`` function that sets ``func`` on its
 sub-parser; ``data`` lives beside the data code, the rest is here.
@@ -125,7 +125,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from gil import book
+    from gil import book, study
     from gil.data import cli as data_cli
 
     parser = argparse.ArgumentParser(prog="gil", description=__doc__.splitlines()[0])
@@ -134,12 +134,15 @@ def build_parser() -> argparse.ArgumentParser:
     data_cli.add_parser(commands)
     add_parser(commands)
     book.add_parser(commands)
+    study.add_parser(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv  # recorded in provenance by commands that write results
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )

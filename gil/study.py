@@ -1,0 +1,218 @@
+"""The multi-seed ablation study: variants × seeds on the embedded twin, with confidence intervals.
+
+Each cell (variant, seed) is one run of a base config whose loss terms are replaced by the variant's; the
+rank-1 / mAP rows of every cell go to ``results/study/ablation.csv``, and ``provenance.json`` records how
+each cell was produced (commit, command, machine, torch version and threads, wall time). CPU runs are
+deterministic, so ``gil study --variant V --seed S`` reproduces a committed row on the same torch version
+and thread count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from gil import config as config_lib
+from gil.config import PROJECT_ROOT, RunConfig, resolve_path
+
+BASE_CONFIG = "embedded/small_triplet"
+BASELINE = "triplet"
+_GIL = {"weight": 1.0, "form": "margin", "pair_weight": "official", "margin": "adaptive", "uniformity_weight": 0.1}
+VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
+    "triplet": {"triplet": {"weight": 1.0, "margin": 0.2}},
+    "gil_margin": {"gil": dict(_GIL)},
+    "gil_softmax": {"gil": {**_GIL, "form": "softmax", "pair_weight": "none"}},
+    "gil_margin-no_pair_weights": {"gil": {**_GIL, "pair_weight": "none"}},
+    "gil_margin-fixed_margin": {"gil": {**_GIL, "margin": "fixed"}},
+    "gil_margin-no_uniformity": {"gil": {**_GIL, "uniformity_weight": 0.0}},
+}
+DEFAULT_SEEDS = (0, 1, 2, 3, 4)
+ABLATION_COLUMNS = ["variant", "seed", "condition", "rank1", "map"]
+
+
+def variant_config(
+    variant: str, seed: int, base: str = BASE_CONFIG, overrides: dict[str, Any] | None = None
+) -> RunConfig:
+    """The config of one study cell: ``base`` with the variant's loss terms and the seed."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown study variant '{variant}'; known: {', '.join(VARIANTS)}")
+    values = config_lib.load(base, overrides).to_dict()
+    values["name"] = f"study-{variant}"
+    values["loss"] = {"terms": VARIANTS[variant]}
+    values["trainer"]["seed"] = int(seed)
+    return config_lib.from_dict(values)
+
+
+def cell_rows(variant: str, seed: int, report: dict[str, Any]) -> list[dict[str, Any]]:
+    """``eval.json`` content -> ablation rows (one per probe condition)."""
+    maps = report.get("map_summary", {})
+    return [
+        {"variant": variant, "seed": seed, "condition": cond, "rank1": rank1, "map": maps.get(cond)}
+        for cond, rank1 in report["summary"].items()
+    ]
+
+
+def run_cell(
+    variant: str,
+    seed: int,
+    runs_root: str | Path = "runs/study",
+    base: str = BASE_CONFIG,
+    overrides: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Train and evaluate one cell (reusing a finished run); returns its rows and provenance entry."""
+    from gil.runs import get_or_train
+
+    config = variant_config(variant, seed, base, overrides)
+    tic = time.perf_counter()
+    run_dir = get_or_train(config, runs_root=runs_root, progress=progress)
+    report = json.loads((run_dir / "eval.json").read_text())
+    entry = {
+        "variant": variant,
+        "seed": seed,
+        "run": run_dir.name,
+        "wall_s": round(time.perf_counter() - tic, 1),
+        "fingerprint": config.fingerprint(),
+    }
+    return cell_rows(variant, seed, report), entry
+
+
+def machine() -> dict[str, Any]:
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    cpu = platform.processor() or platform.machine()
+    if Path("/proc/cpuinfo").is_file():
+        names = [
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ]
+        cpu = names[0] if names else cpu
+    return {
+        "commit": commit,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+    }
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def run_study(
+    out: str | Path = "results/study",
+    variants: Sequence[str] = tuple(VARIANTS),
+    seeds: Sequence[int] = DEFAULT_SEEDS,
+    base: str = BASE_CONFIG,
+    overrides: dict[str, Any] | None = None,
+    runs_root: str | Path = "runs/study",
+    command: str | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Run every (variant, seed) cell; ``ablation.csv`` and ``provenance.json`` are rewritten after each cell."""
+    out = resolve_path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    provenance = {
+        "command": command or " ".join(sys.argv),
+        "base_config": base,
+        "overrides": overrides or {},
+        "machine": machine(),
+        "cells": [],
+    }
+    for seed in seeds:  # seed-major: a partial study still has every variant for the first seeds
+        for variant in variants:
+            cell, entry = run_cell(variant, seed, runs_root, base, overrides, progress)
+            rows += cell
+            provenance["cells"].append(entry)
+            frame = pd.DataFrame(rows, columns=ABLATION_COLUMNS)
+            _write_atomic(out / "ablation.csv", frame.to_csv(index=False, float_format="%.4f"))
+            _write_atomic(out / "provenance.json", json.dumps(provenance, indent=2))
+    return pd.DataFrame(rows, columns=ABLATION_COLUMNS)
+
+
+def t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and two-sided Student-t interval of ``values`` (NaN bounds for fewer than 2 values)."""
+    from scipy import stats
+
+    values = np.asarray(values, dtype=float)
+    mean = float(values.mean())
+    if len(values) < 2:
+        return mean, math.nan, math.nan
+    half = float(stats.t.ppf(0.5 + level / 2, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values)))
+    return mean, mean - half, mean + half
+
+
+def summarize(ablation: pd.DataFrame, metric: str = "rank1") -> pd.DataFrame:
+    """Per variant × condition: seeds, mean, 95% t-interval; and the paired difference to the baseline."""
+    base = ablation[ablation["variant"] == BASELINE].set_index(["seed", "condition"])[metric]
+    records = []
+    for (variant, condition), group in ablation.groupby(["variant", "condition"], sort=False):
+        mean, lo, hi = t_interval(group[metric].to_numpy())
+        paired = group.set_index(["seed", "condition"])[metric] - base
+        diffs = paired.dropna().to_numpy()
+        d_mean, d_lo, d_hi = t_interval(diffs) if len(diffs) else (math.nan, math.nan, math.nan)
+        records.append(
+            {
+                "variant": variant,
+                "condition": condition,
+                "seeds": len(group),
+                "mean": mean,
+                "lo": lo,
+                "hi": hi,
+                "diff_vs_baseline": d_mean,
+                "diff_lo": d_lo,
+                "diff_hi": d_hi,
+            }
+        )
+    return pd.DataFrame.from_records(records)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from gil.config import parse_overrides
+
+    overrides = parse_overrides(args.overrides)
+    if args.data:
+        overrides["data.root"] = str(Path(args.data).resolve())
+    variants = args.variant or list(VARIANTS)
+    seeds = args.seed if args.seed is not None else list(DEFAULT_SEEDS)
+    frame = run_study(
+        args.out, variants, seeds, args.base, overrides, args.runs_root, command="gil " + " ".join(args.argv)
+    )
+    print(frame.to_string(index=False))
+    return 0
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("study", help="the multi-seed ablation (variants × seeds) on the embedded twin")
+    parser.add_argument("--variant", action="append", choices=list(VARIANTS), help="only this variant (repeatable)")
+    parser.add_argument("--seed", action="append", type=int, help="only this seed (repeatable)")
+    parser.add_argument("--out", default="results/study", help="folder for ablation.csv and provenance.json")
+    parser.add_argument("--data", help="dataset root (default: the base config's)")
+    parser.add_argument("--base", default=BASE_CONFIG, help="base config whose loss terms each variant replaces")
+    parser.add_argument("--runs-root", default="runs/study")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.set_defaults(func=_run)

@@ -1,0 +1,80 @@
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gil import study
+from gil.cli import main
+
+
+def test_variant_configs_differ_only_in_loss_and_seed():
+    base = study.variant_config("triplet", 0).to_dict()
+    for variant in study.VARIANTS:
+        other = study.variant_config(variant, 3).to_dict()
+        assert other["trainer"]["seed"] == 3
+        for key in ("data", "model", "optim", "schedule", "eval"):
+            assert other[key] == base[key], (variant, key)
+    ablations = {v: study.VARIANTS[v]["gil"] for v in study.VARIANTS if v.startswith("gil_margin-")}
+    assert ablations["gil_margin-no_pair_weights"]["pair_weight"] == "none"
+    assert ablations["gil_margin-fixed_margin"]["margin"] == "fixed"
+    assert ablations["gil_margin-no_uniformity"]["uniformity_weight"] == 0.0
+
+
+def test_unknown_variant_lists_known_ones():
+    with pytest.raises(ValueError, match="gil_margin-fixed_margin"):
+        study.variant_config("gil_magic", 0)
+
+
+def test_t_interval_matches_hand_computation():
+    values = np.array([70.0, 72.0, 74.0, 71.0, 73.0])
+    mean, lo, hi = study.t_interval(values)
+    half = 2.7764451051977987 * values.std(ddof=1) / math.sqrt(5)  # t_{0.975, 4}
+    assert mean == pytest.approx(72.0)
+    assert (lo, hi) == pytest.approx((72.0 - half, 72.0 + half))
+    assert math.isnan(study.t_interval(np.array([1.0]))[1])
+
+
+def test_summarize_pairs_seeds_against_the_baseline():
+    rows = []
+    for seed, (b, g) in enumerate([(60, 63), (62, 64), (58, 62)]):
+        rows.append({"variant": "triplet", "seed": seed, "condition": "NM", "rank1": b, "map": None})
+        rows.append({"variant": "gil_margin", "seed": seed, "condition": "NM", "rank1": g, "map": None})
+    summary = study.summarize(pd.DataFrame(rows)).set_index("variant")
+    assert summary.loc["gil_margin", "diff_vs_baseline"] == pytest.approx(3.0)
+    assert summary.loc["triplet", "diff_vs_baseline"] == pytest.approx(0.0)
+    assert summary.loc["gil_margin", "seeds"] == 3
+    assert summary.loc["gil_margin", "diff_lo"] < 3.0 < summary.loc["gil_margin", "diff_hi"]
+
+
+def test_one_cell_from_the_cli_writes_rows_and_provenance(tiny_root, tmp_path):
+    out = tmp_path / "study"
+    code = main(
+        [
+            "study",
+            "--variant",
+            "gil_margin",
+            "--seed",
+            "1",
+            "--out",
+            str(out),
+            "--base",
+            "embedded/tiny_triplet",
+            "--data",
+            str(tiny_root),
+            "--runs-root",
+            str(tmp_path / "runs"),
+            "--set",
+            "trainer.steps=1",
+            "--set",
+            "trainer.device=cpu",
+        ]
+    )
+    assert code == 0
+    frame = pd.read_csv(out / "ablation.csv")
+    assert list(frame.columns) == study.ABLATION_COLUMNS
+    assert set(frame["condition"]) == {"NM", "BG", "CL"} and set(frame["seed"]) == {1}
+    provenance = json.loads((out / "provenance.json").read_text())
+    assert provenance["machine"]["torch"] and provenance["cells"][0]["variant"] == "gil_margin"
+    assert "--variant gil_margin" in provenance["command"]

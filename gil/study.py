@@ -216,3 +216,26 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--runs-root", default="runs/study")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.set_defaults(func=_run)
+
+
+def load_study(folder: str | Path = "results/study") -> tuple[pd.DataFrame, dict[str, Any]]:
+    """``ablation.csv`` and ``provenance.json`` of a study folder (FileNotFoundError naming what is missing)."""
+    folder = resolve_path(folder)
+    missing = [name for name in ("ablation.csv", "provenance.json") if not (folder / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{folder}: no study results ({', '.join(missing)} missing); run `make study`")
+    return pd.read_csv(folder / "ablation.csv"), json.loads((folder / "provenance.json").read_text())
+
+
+def verdict(row: pd.Series) -> str:
+    """Plain words for one ``summarize`` row: better / worse / no detectable difference vs the baseline."""
+    if row["variant"] == BASELINE:
+        return "baseline"
+    if math.isnan(row["diff_lo"]):
+        return f"{row['diff_vs_baseline']:+.1f} points (too few seeds for an interval)"
+    span = f"{row['diff_vs_baseline']:+.1f} points, 95% CI [{row['diff_lo']:+.1f}, {row['diff_hi']:+.1f}]"
+    if row["diff_lo"] > 0:
+        return f"better than the baseline: {span}"
+    if row["diff_hi"] < 0:
+        return f"worse than the baseline: {span}"
+    return f"no detectable difference: {span}"

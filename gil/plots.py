@@ -282,28 +282,39 @@ def sphere_panels(
     ``views``: rows to draw, ``"3d"`` (a wire-frame sphere, far-side points faint and hollow) and/or
     ``"map"`` (the whole sphere on a Mollweide map, so nothing hides behind it). ``paths`` (optional,
     per column name) are class-centre tracks ``[T, C, 3]`` drawn on the map, ending in a star.
+    A legend below names the classes.
     """
     _style()
     labels = np.asarray(labels)
+    bad = [v for v in views if v not in ("3d", "map")]
+    if bad:
+        raise ValueError(f"views: expected '3d' and/or 'map', got {bad}")
     cols = len(panels)
-    fig = plt.figure(figsize=(3.4 * cols, 3.0 * len(views) + 0.3))
+    heights = [3.0 if view == "3d" else 1.9 for view in views]
+    fig = plt.figure(figsize=(3.4 * cols, sum(heights) + 0.9 + 0.3 * bool(title)))
+    grid = fig.add_gridspec(len(views), cols, height_ratios=heights, hspace=0.08, wspace=0.05)
     for row, view in enumerate(views):
-        if view not in ("3d", "map"):
-            raise ValueError(f"views: expected '3d' or 'map', got {view!r}")
         for col, (name, points) in enumerate(panels.items()):
-            index = row * cols + col + 1
             if view == "3d":
-                ax = fig.add_subplot(len(views), cols, index, projection="3d")
+                ax = fig.add_subplot(grid[row, col], projection="3d")
                 ax.view_init(elev=20, azim=35)
                 _sphere_3d(ax, np.asarray(points), labels, name)
+                ax.set_box_aspect((1, 1, 1), zoom=1.3)
             else:
-                ax = fig.add_subplot(len(views), cols, index, projection="mollweide")
+                ax = fig.add_subplot(grid[row, col], projection="mollweide")
                 _sphere_map(ax, np.asarray(points), labels, (paths or {}).get(name))
-                if "3d" not in views:
+                if row == 0:
                     ax.set_title(name, fontsize=10)
+    palette = _class_palette(int(labels.max()) + 1)
+    handles = [
+        plt.Line2D([], [], ls="", marker="o", color=palette[c], mec="k", mew=0.3, label=f"class {c}")
+        for c in np.unique(labels)
+    ]
+    fig.legend(handles=handles, loc="lower center", ncols=min(len(handles), 10), fontsize=9, frameon=False)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    height = fig.get_figheight()
+    fig.subplots_adjust(left=0.01, right=0.99, top=1 - (0.65 if title else 0.35) / height, bottom=0.5 / height)
     return fig
 
 
@@ -358,9 +369,10 @@ def margin_curves(
         crowded = table[table["crowded"]]
         ax.scatter(other["centre_cos"], other["margin"], s=22, color="tab:blue", label="other class pairs", zorder=3)
         ax.scatter(crowded["centre_cos"], crowded["margin"], s=40, color="tab:red", label="crowded pairs", zorder=4)
-        for _, row in crowded.iterrows():
-            ax.annotate(row["pair"], (row["centre_cos"], row["margin"]), xytext=(-6, 6), textcoords="offset points",
-                        ha="right", fontsize=8, color="tab:red")
+        for i, row in enumerate(crowded.itertuples()):  # stacked labels: crowded pairs often overlap
+            ax.annotate(row.pair, (row.centre_cos, row.margin), xytext=(-18, 6 + 12 * i), textcoords="offset points",
+                        ha="right", fontsize=8, color="tab:red", arrowprops={"arrowstyle": "-", "color": "tab:red",
+                                                                              "lw": 0.6})
         ax.set_xlim(-1.05, 1.05)
         ax.set_xlabel(r"centre cosine $\mu_a^\top \mu_b$")
         ax.set_title(name)

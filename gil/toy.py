@@ -12,7 +12,8 @@ Everything the notebook shows is computed here with the loss's own functions
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,6 +49,7 @@ class ToyTrajectory:
     steps: list[int] = field(default_factory=list)
     snapshots: list[np.ndarray] = field(default_factory=list)
     loss: list[float] = field(default_factory=list)
+    active_fraction: list[float] = field(default_factory=list)  # triplets (or pairs) still violating the margin
     uniformity: list[float] = field(default_factory=list)  # Wang–Isola over samples (t = 2)
     centre_uniformity: list[float] = field(default_factory=list)  # the same over class centres: L_u
     nearest_centre_angle: list[float] = field(default_factory=list)  # degrees, smallest centre–centre angle
@@ -57,11 +59,13 @@ class ToyTrajectory:
         return self.snapshots[-1]
 
     def frame(self) -> pd.DataFrame:
-        """One row per recorded step: ``step, loss, uniformity, centre_uniformity, nearest_centre_angle``."""
+        """One row per recorded step: ``step, loss, active_fraction, uniformity, centre_uniformity,
+        nearest_centre_angle``."""
         return pd.DataFrame(
             {
                 "step": self.steps,
                 "loss": self.loss,
+                "active_fraction": self.active_fraction,
                 "uniformity": self.uniformity,
                 "centre_uniformity": self.centre_uniformity,
                 "nearest_centre_angle": self.nearest_centre_angle,
@@ -110,16 +114,31 @@ def _centres(points: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return class_centres(x, inv_norm, PairIndex.from_labels(labels, "toy"))[0]
 
 
-def _record(trajectory: ToyTrajectory, step: int, unit: torch.Tensor, loss: float, labels: torch.Tensor) -> None:
+def _record(
+    trajectory: ToyTrajectory, step: int, unit: torch.Tensor, info: dict[str, float], labels: torch.Tensor
+) -> None:
     snapshot = unit.detach().numpy().copy()  # [n, 3]
     centres = _centres(unit.detach(), labels)  # [C, 3]
     cos = (centres @ centres.T).clamp(-1, 1).fill_diagonal_(-1.0)  # [C, C], self never the nearest
     trajectory.steps.append(step)
     trajectory.snapshots.append(snapshot)
-    trajectory.loss.append(loss)
+    trajectory.loss.append(info["loss"])
+    trajectory.active_fraction.append(info.get("active_fraction", float("nan")))
     trajectory.uniformity.append(float(uniformity(snapshot[:, None, :]).mean()))
     trajectory.centre_uniformity.append(float(centre_uniformity_term(centres[None], t=2.0)[0]))
     trajectory.nearest_centre_angle.append(float(torch.rad2deg(torch.arccos(cos.max()))))
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run on one intra-op thread: on ``[n, 3]`` tensors extra threads only add synchronisation (and, on a
+    busy machine, a several-fold slowdown); the previous setting is restored."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def train_toy(
@@ -129,22 +148,24 @@ def train_toy(
 
     Adam (the same ``lr`` for every loss) moves every point by about ``lr`` radians a step whatever the
     loss's scale, so losses are compared at equal step sizes; a loss that reaches 0 stops moving points.
+    Runs on one CPU thread (see :func:`_one_thread`).
     """
     if steps < 0 or record_every < 1:
         raise ValueError(f"train_toy: steps must be >= 0 and record_every >= 1, got {steps}, {record_every}")
     params = nn.Parameter(problem.points.clone())
     optimizer = torch.optim.Adam([params], lr=lr)
     trajectory = ToyTrajectory()
-    for step in range(steps + 1):
-        unit = F.normalize(params, dim=1)  # [n, 3]
-        loss, _ = loss_fn(unit[:, None, :], problem.labels)
-        if step % record_every == 0 or step == steps:
-            _record(trajectory, step, unit, float(loss.detach()), problem.labels)
-        if step == steps:
-            break
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    with _one_thread():
+        for step in range(steps + 1):
+            unit = F.normalize(params, dim=1)  # [n, 3]
+            loss, info = loss_fn(unit[:, None, :], problem.labels)
+            if step % record_every == 0 or step == steps:
+                _record(trajectory, step, unit, info, problem.labels)
+            if step == steps:
+                break
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
     return trajectory
 
 

@@ -374,6 +374,9 @@ def margin_curves(
                         ha="right", fontsize=8, color="tab:red", arrowprops={"arrowstyle": "-", "color": "tab:red",
                                                                               "lw": 0.6})
         ax.set_xlim(-1.05, 1.05)
+        ax.set_xticks([-1, -0.5, 0, 0.5, 1])
+        lo, hi = ax.get_ylim()
+        ax.set_ylim(lo, hi + 0.15 * (hi - lo))  # room for the stacked labels above the points
         ax.set_xlabel(r"centre cosine $\mu_a^\top \mu_b$")
         ax.set_title(name)
     axes[0, 0].set_ylabel("margin $m(a, b)$")

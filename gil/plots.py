@@ -20,28 +20,6 @@ def _style() -> None:
     sns.set_theme(context="notebook", style="whitegrid", font_scale=0.95)
 
 
-def silhouette_grid(
-    images: np.ndarray, row_labels: Sequence[str], col_labels: Sequence[str], title: str | None = None
-) -> Figure:
-    """A grid of silhouettes, ``images [rows, cols, h, w]`` (uint8 or float)."""
-    rows, cols = images.shape[:2]
-    fig, axes = plt.subplots(rows, cols, figsize=(1.0 * cols, 1.35 * rows), squeeze=False)
-    for r in range(rows):
-        for c in range(cols):
-            ax = axes[r, c]
-            ax.imshow(images[r, c], cmap="gray", vmin=0, vmax=images.max() or 1, interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if r == 0:
-                ax.set_title(col_labels[c], fontsize=9)
-            if c == 0:
-                ax.set_ylabel(row_labels[r], fontsize=9, rotation=0, ha="right", va="center")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
-
-
 def training_curves(metrics: Mapping[str, pd.DataFrame], columns: Sequence[str], titles: Sequence[str]) -> Figure:
     """One panel per column of ``metrics.csv`` (``step`` on x), one line per run."""
     _style()
@@ -416,7 +394,7 @@ def image_grid(
 ) -> Figure:
     """Grey images ``[rows, cols, h, w]`` (silhouettes, gait energy images) in a tight grid.
 
-    Unlike :func:`silhouette_grid` the figure follows the images' aspect ratio (``cell`` inches per image
+    The figure follows the images' aspect ratio (``cell`` inches per image
     row), so there are no gaps between rows; a shared grey scale runs from 0 to the largest value.
     """
     rows, cols, h, w = images.shape

@@ -220,3 +220,149 @@ def matrix(
         yticklabels=False,
     )
     ax.set_title(title)
+
+
+# --- results figures (02–05)
+def metric_panels(
+    metrics: pd.DataFrame,
+    panels: Mapping[str, Sequence[str]],
+    ylabels: Mapping[str, str] | None = None,
+    logy: Sequence[str] = (),
+    ncols: int = 4,
+    title: str = "",
+) -> Figure:
+    """One run's ``metrics.csv`` (``step`` on x): a panel per title, a line per listed column.
+
+    Columns missing from ``metrics`` are skipped; a panel with none left says so. ``logy``: panel
+    titles drawn on a log scale.
+    """
+    _style()
+    ylabels = ylabels or {}
+    nrows = -(-len(panels) // ncols)
+    ncols = min(ncols, len(panels))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.9 * ncols, 3.1 * nrows), squeeze=False)
+    for ax, (name, columns) in zip(axes.flat, panels.items(), strict=False):
+        present = [c for c in columns if c in metrics]
+        for column in present:
+            ax.plot(
+                metrics["step"], metrics[column], lw=1.4, marker="o" if len(metrics) < 12 else None, ms=3, label=column
+            )
+        if not present:
+            ax.text(0.5, 0.5, "not logged", ha="center", va="center", transform=ax.transAxes, color="0.4")
+        if len(present) > 1:
+            ax.legend(fontsize=7.5)
+        if name in logy and present and (metrics[present].to_numpy() > 0).all():
+            ax.set_yscale("log")
+        ax.set_title(name)
+        ax.set_xlabel("training step")
+        ax.set_ylabel(ylabels.get(name, ""))
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _zero_line(ax: plt.Axes, x: float = 0.0, vertical: bool = True) -> None:
+    (ax.axvline if vertical else ax.axhline)(x, color="0.3", lw=1.0, ls="--", zorder=0)
+
+
+def margin_panels(margins: Mapping[str, pd.DataFrame], unit: str = "distance") -> Figure:
+    """Per-identity margins (:func:`gil.metrics.identity_margins`) of several runs.
+
+    Left: margin histograms, dashed line at 0 (right of it: the identity is separated). Right:
+    farthest same-identity distance vs nearest other-identity distance, one dot per identity;
+    above the diagonal is a positive margin.
+    """
+    _style()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10.5, 4.0))
+    palette = sns.color_palette("colorblind", len(margins))
+    for colour, (name, frame) in zip(palette, margins.items(), strict=True):
+        values = frame["margin"].dropna().to_numpy(dtype=float)
+        left.hist(
+            values,
+            bins=min(30, max(5, len(values) // 2)),
+            histtype="stepfilled",
+            alpha=0.35,
+            color=colour,
+            label=name,
+            density=True,
+        )
+        left.hist(values, bins=min(30, max(5, len(values) // 2)), histtype="step", color=colour, density=True)
+        right.scatter(frame["farthest_same"], frame["nearest_other"], s=16, alpha=0.8, color=colour, label=name)
+    _zero_line(left)
+    left.set_xlabel(f"margin = nearest other − farthest same ({unit})")
+    left.set_ylabel("density")
+    left.set_title("per-identity margin")
+    left.legend(fontsize=8)
+    lo, hi = right.get_xlim(), right.get_ylim()
+    span = (min(lo[0], hi[0]), max(lo[1], hi[1]))
+    right.plot(span, span, color="0.3", lw=1.0, ls="--", zorder=0, label="margin = 0")
+    right.set_xlim(span)
+    right.set_ylim(span)
+    right.set_aspect("equal")
+    right.set_xlabel(f"farthest same-identity ({unit})")
+    right.set_ylabel(f"nearest other-identity ({unit})")
+    right.set_title("one dot per identity")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def centre_angle_panels(pair_angles: Mapping[str, np.ndarray], nearest: Mapping[str, np.ndarray]) -> Figure:
+    """Class-centre geometry of several runs: all pairwise centre angles (left, dashed at 90°, where
+    random directions in high dimension concentrate) and each class's nearest-centre angle (right)."""
+    _style()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10.5, 3.6))
+    histograms(pair_angles, "angle between two class centres (°)", "all centre pairs (all parts)", ax=left)
+    _zero_line(left, 90.0)
+    histograms(
+        nearest,
+        "angle to the nearest other centre (°)",
+        "nearest centre (mean over parts)",
+        bins=min(40, max(5, min(len(v) for v in nearest.values()) // 2)),
+        ax=right,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def adaptive_margin_panels(
+    pairs: Mapping[str, pd.DataFrame], m0: float = 0.2, kappa: float = 0.5, m_min: float = 0.05, m_max: float = 0.5
+) -> Figure:
+    """GIL's adaptive margins on class centres (:func:`gil.metrics.centre_pair_margins`) of several runs.
+
+    Left: centre cosine histograms. Middle: the margin rule ``clip(m0 (1 + κ cos), m_min, m_max)`` with
+    every run's centre pairs on it (the runs differ only in where their cosines fall). Right:
+    histograms of the margins assigned, dashed at ``m0``.
+    """
+    _style()
+    fig, axes = plt.subplots(1, 3, figsize=(14.0, 3.7))
+    palette = sns.color_palette("colorblind", len(pairs))
+    cos = np.linspace(-1.0, 1.0, 201)
+    axes[1].plot(cos, np.clip(m0 * (1 + kappa * cos), m_min, m_max), color="0.2", lw=1.2, label="margin rule")
+    rng = np.random.default_rng(0)
+    for colour, (name, frame) in zip(palette, pairs.items(), strict=True):
+        axes[0].hist(
+            frame["cosine"], bins=40, density=True, histtype="stepfilled", alpha=0.35, color=colour, label=name
+        )
+        shown = frame.iloc[rng.permutation(len(frame))[:2000]]
+        axes[1].scatter(shown["cosine"], shown["margin"], s=6, alpha=0.4, color=colour, label=name)
+        axes[2].hist(
+            frame["margin"], bins=40, density=True, histtype="stepfilled", alpha=0.35, color=colour, label=name
+        )
+    axes[0].set_xlabel("cosine of two class centres")
+    axes[0].set_title("centre cosines (all parts)")
+    axes[1].set_xlabel("cosine of two class centres")
+    axes[1].set_ylabel("adaptive margin")
+    axes[1].set_title(f"margin rule, m0={m0:g}, κ={kappa:g}")
+    _zero_line(axes[2], m0)
+    axes[2].set_xlabel("adaptive margin")
+    axes[2].set_title("margins assigned (dashed: m0)")
+    for ax in axes:
+        ax.legend(fontsize=8)
+    for ax in (axes[0], axes[2]):
+        ax.set_ylabel("density")
+    fig.tight_layout()
+    return fig

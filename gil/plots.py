@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 CONDITION_ORDER = ("NM", "BG", "CL")
 
@@ -61,11 +62,16 @@ def rank1_heatmaps(rank1: Mapping[str, pd.DataFrame], title: str = "") -> Figure
     """Probe view × gallery view rank-1 (%) per probe condition; the excluded diagonal is blank."""
     _style()
     groups = [g for g in CONDITION_ORDER if g in rank1] or list(rank1)
-    fig, axes = plt.subplots(1, len(groups), figsize=(5.4 * len(groups), 4.8), squeeze=False)
-    for ax, group in zip(axes[0], groups, strict=True):
-        table = rank1[group]
+    fig, axes = plt.subplots(
+        1,
+        len(groups) + 1,
+        figsize=(4.9 * len(groups) + 0.6, 4.9),
+        squeeze=False,
+        gridspec_kw={"width_ratios": [1.0] * len(groups) + [0.05]},
+    )
+    for ax, group in zip(axes[0], groups, strict=False):
         sns.heatmap(
-            table,
+            rank1[group],
             ax=ax,
             vmin=0,
             vmax=100,
@@ -74,12 +80,16 @@ def rank1_heatmaps(rank1: Mapping[str, pd.DataFrame], title: str = "") -> Figure
             fmt=".0f",
             annot_kws={"fontsize": 6.5},
             cbar=group == groups[-1],
+            cbar_ax=axes[0, -1] if group == groups[-1] else None,
             square=True,
             cbar_kws={"label": "rank-1 (%)"},
         )
+        ax.grid(False)
+        ax.tick_params(axis="x", labelrotation=90, labelsize=8)
+        ax.tick_params(axis="y", labelrotation=0, labelsize=8)
         ax.set_title(f"{group} probes")
-        ax.set_xlabel("gallery view")
-        ax.set_ylabel("probe view")
+        ax.set_xlabel("gallery view (°)")
+        ax.set_ylabel("probe view (°)")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -255,6 +265,7 @@ def metric_panels(
             ax.set_yscale("log")
         ax.set_title(name)
         ax.set_xlabel("training step")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(ylabels.get(name, ""))
     for ax in axes.flat[len(panels) :]:
         ax.set_visible(False)
@@ -296,8 +307,10 @@ def margin_panels(margins: Mapping[str, pd.DataFrame], unit: str = "distance") -
     left.set_ylabel("density")
     left.set_title("per-identity margin")
     left.legend(fontsize=8)
-    lo, hi = right.get_xlim(), right.get_ylim()
-    span = (min(lo[0], hi[0]), max(lo[1], hi[1]))
+    values = np.concatenate([f[["farthest_same", "nearest_other"]].to_numpy(float).ravel() for f in margins.values()])
+    values = values[np.isfinite(values)]
+    pad = 0.05 * max(float(np.ptp(values)), 1e-6)
+    span = (float(values.min()) - pad, float(values.max()) + pad)
     right.plot(span, span, color="0.3", lw=1.0, ls="--", zorder=0, label="margin = 0")
     right.set_xlim(span)
     right.set_ylim(span)
@@ -311,12 +324,11 @@ def margin_panels(margins: Mapping[str, pd.DataFrame], unit: str = "distance") -
 
 
 def centre_angle_panels(pair_angles: Mapping[str, np.ndarray], nearest: Mapping[str, np.ndarray]) -> Figure:
-    """Class-centre geometry of several runs: all pairwise centre angles (left, dashed at 90°, where
-    random directions in high dimension concentrate) and each class's nearest-centre angle (right)."""
+    """Class-centre geometry of several runs: all pairwise centre angles (left) and each class's
+    nearest-centre angle (right), as overlaid density histograms."""
     _style()
     fig, (left, right) = plt.subplots(1, 2, figsize=(10.5, 3.6))
     histograms(pair_angles, "angle between two class centres (°)", "all centre pairs (all parts)", ax=left)
-    _zero_line(left, 90.0)
     histograms(
         nearest,
         "angle to the nearest other centre (°)",

@@ -46,3 +46,13 @@ def test_margin_and_centre_panels():
     pairs = {"a": metrics.centre_pair_margins(geometry.centres)}
     fig = plots.adaptive_margin_panels(pairs)
     assert len(fig.axes) == 3 and fig.axes[1].get_ylabel() == "adaptive margin"
+
+
+def test_rank1_heatmaps_and_differences():
+    views = ["000", "090", "180"]
+    table = pd.DataFrame([[np.nan, 50.0, 25.0], [75.0, np.nan, 0.0], [100.0, 50.0, np.nan]], index=views, columns=views)
+    fig = plots.rank1_heatmaps({"NM": table, "CL": table})
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["NM probes", "CL probes"]
+    fig = plots.rank1_difference_heatmaps({"NM": table - 50.0})
+    mesh = fig.axes[0].collections[0]
+    assert mesh.norm.vmin == -50.0 and mesh.norm.vmax == 50.0

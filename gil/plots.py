@@ -5,7 +5,7 @@ Nothing here computes a result: protocols live in :mod:`gil.evaluate`, geometry 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -121,11 +121,12 @@ def histograms(
     _style()
     fig = ax.figure if ax is not None else plt.figure(figsize=(5.2, 3.4))
     ax = ax or fig.add_subplot()
+    edges = _shared_edges(samples.values(), bins)  # the same bins for every sample, so heights compare
     for name, values in samples.items():
         values = np.asarray(values, dtype=float)
         sns.histplot(
             values[np.isfinite(values)],
-            bins=bins,
+            bins=edges,
             stat="density",
             element="step",
             fill=True,
@@ -138,6 +139,18 @@ def histograms(
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def _shared_edges(samples: Iterable[np.ndarray], bins: int) -> np.ndarray:
+    """Histogram bin edges spanning the finite values of all samples."""
+    values = np.concatenate([np.asarray(v, dtype=float).ravel() for v in samples])
+    values = values[np.isfinite(values)]
+    if len(values) == 0:
+        return np.linspace(0.0, 1.0, bins + 1)
+    lo, hi = float(values.min()), float(values.max())
+    if hi - lo < 1e-12:
+        lo, hi = lo - 0.5, hi + 0.5
+    return np.linspace(lo, hi, bins + 1)
 
 
 def distance_histograms(samples: Mapping[str, pd.DataFrame]) -> Figure:
@@ -289,18 +302,12 @@ def margin_panels(margins: Mapping[str, pd.DataFrame], unit: str = "distance") -
     _style()
     fig, (left, right) = plt.subplots(1, 2, figsize=(10.5, 4.0))
     palette = sns.color_palette("colorblind", len(margins))
+    size = min(len(f) for f in margins.values())
+    edges = _shared_edges([f["margin"].to_numpy(float) for f in margins.values()], min(30, max(5, size // 2)))
     for colour, (name, frame) in zip(palette, margins.items(), strict=True):
         values = frame["margin"].dropna().to_numpy(dtype=float)
-        left.hist(
-            values,
-            bins=min(30, max(5, len(values) // 2)),
-            histtype="stepfilled",
-            alpha=0.35,
-            color=colour,
-            label=name,
-            density=True,
-        )
-        left.hist(values, bins=min(30, max(5, len(values) // 2)), histtype="step", color=colour, density=True)
+        left.hist(values, bins=edges, histtype="stepfilled", alpha=0.35, color=colour, label=name, density=True)
+        left.hist(values, bins=edges, histtype="step", color=colour, density=True)
         right.scatter(frame["farthest_same"], frame["nearest_other"], s=16, alpha=0.8, color=colour, label=name)
     _zero_line(left)
     left.set_xlabel(f"margin = nearest other − farthest same ({unit})")
@@ -345,35 +352,35 @@ def adaptive_margin_panels(
 ) -> Figure:
     """GIL's adaptive margins on class centres (:func:`gil.metrics.centre_pair_margins`) of several runs.
 
-    Left: centre cosine histograms. Middle: the margin rule ``clip(m0 (1 + κ cos), m_min, m_max)`` with
-    every run's centre pairs on it (the runs differ only in where their cosines fall). Right:
-    histograms of the margins assigned, dashed at ``m0``.
+    Left: centre cosine histograms. Middle: the margin rule ``clip(m0 (1 + κ cos), m_min, m_max)`` over
+    all cosines, the runs' centre pairs on it (they differ only in where their cosines fall) and the
+    cosine range they span shaded. Right: histograms of the margins assigned (x range: the data).
     """
     _style()
     fig, axes = plt.subplots(1, 3, figsize=(14.0, 3.7))
     palette = sns.color_palette("colorblind", len(pairs))
     cos = np.linspace(-1.0, 1.0, 201)
     axes[1].plot(cos, np.clip(m0 * (1 + kappa * cos), m_min, m_max), color="0.2", lw=1.2, label="margin rule")
+    cos_edges = _shared_edges([f["cosine"].to_numpy(float) for f in pairs.values()], 40)
+    margin_edges = _shared_edges([f["margin"].to_numpy(float) for f in pairs.values()], 40)
+    axes[1].axvspan(cos_edges[0], cos_edges[-1], color="0.85", zorder=0, label="runs' range")
     rng = np.random.default_rng(0)
     for colour, (name, frame) in zip(palette, pairs.items(), strict=True):
-        axes[0].hist(
-            frame["cosine"], bins=40, density=True, histtype="stepfilled", alpha=0.35, color=colour, label=name
-        )
+        style = {"density": True, "histtype": "stepfilled", "alpha": 0.35, "color": colour, "label": name}
+        axes[0].hist(frame["cosine"], bins=cos_edges, **style)
         shown = frame.iloc[rng.permutation(len(frame))[:2000]]
-        axes[1].scatter(shown["cosine"], shown["margin"], s=6, alpha=0.4, color=colour, label=name)
-        axes[2].hist(
-            frame["margin"], bins=40, density=True, histtype="stepfilled", alpha=0.35, color=colour, label=name
-        )
+        axes[1].scatter(shown["cosine"], shown["margin"], s=8, alpha=0.5, color=colour, label=name)
+        axes[2].hist(frame["margin"], bins=margin_edges, **style)
     axes[0].set_xlabel("cosine of two class centres")
     axes[0].set_title("centre cosines (all parts)")
     axes[1].set_xlabel("cosine of two class centres")
     axes[1].set_ylabel("adaptive margin")
     axes[1].set_title(f"margin rule, m0={m0:g}, κ={kappa:g}")
-    _zero_line(axes[2], m0)
     axes[2].set_xlabel("adaptive margin")
-    axes[2].set_title("margins assigned (dashed: m0)")
+    axes[2].set_title("margins assigned")
     for ax in axes:
         ax.legend(fontsize=8)
+        ax.tick_params(axis="x", labelrotation=30)
     for ax in (axes[0], axes[2]):
         ax.set_ylabel("density")
     fig.tight_layout()

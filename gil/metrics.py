@@ -15,7 +15,7 @@ alignment ``E |x - y|^α`` over positive pairs).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,14 +24,20 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from gil.evaluate import METRICS, Embeddings, _as_embeddings, pairwise_distance
+from gil.evaluate import METRICS, Embeddings, ProtocolResult, _as_embeddings, pairwise_distance
+from gil.losses.gil import adaptive_margins
 
 __all__ = [
     "CentreGeometry",
     "alignment",
     "centre_geometry",
+    "centre_pair_margins",
+    "compare_summaries",
     "distance_samples",
     "identity_margins",
+    "margin_summary",
+    "part_features",
+    "project_2d",
     "uniformity",
     "uniformity_alignment",
 ]
@@ -72,9 +78,7 @@ def uniformity(embeddings: Embeddings, t: float = 2.0) -> np.ndarray:
     Memory ``O(n²)`` per part.
     """
     x = _unit_parts(embeddings)
-    return np.array(
-        [float(torch.logsumexp(-t * sq, 0) - math.log(sq.numel())) for sq in _part_sq_distances(x)]
-    )
+    return np.array([float(torch.logsumexp(-t * sq, 0) - math.log(sq.numel())) for sq in _part_sq_distances(x)])
 
 
 def alignment(embeddings: Embeddings, labels: Sequence[Any], alpha: float = 2.0) -> np.ndarray:
@@ -228,9 +232,7 @@ def _positive_pairs(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(i_all), np.concatenate(j_all)
 
 
-def _negative_pairs(
-    codes: np.ndarray, max_pairs: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
+def _negative_pairs(codes: np.ndarray, max_pairs: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """All negative ``i < j`` pairs when few enough, else ``> max_pairs`` distinct random ones."""
     n = len(codes)
     if n * (n - 1) // 2 <= 4 * max_pairs or codes.min() == codes.max():
@@ -258,3 +260,135 @@ def _pair_distance(x: torch.Tensor, i: np.ndarray, j: np.ndarray, metric: str) -
             d = (a - b).norm(dim=-1)  # [r, p]
         out[s : s + step] = d.mean(1).numpy()
     return out
+
+
+# --- results notebooks (02–05): projections, summary tables, margins on class centres ----------------
+PROJECTIONS = ("umap", "tsne")
+PART_REDUCTIONS = ("mean", "flatten")
+
+
+def part_features(embeddings: Embeddings, parts: str = "mean") -> np.ndarray:
+    """One feature vector per sequence, from ``[n, p, c]`` embeddings -> ``[n, d]`` float64.
+
+    ``parts="mean"``: mean over parts of the L2-normalised parts (``d = c``); ``"flatten"``: the
+    L2-normalised parts concatenated and divided by ``sqrt(p)`` (``d = p c``, unit norm; its squared
+    Euclidean distances are the mean over parts of the per-part squared distances).
+    """
+    if parts not in PART_REDUCTIONS:
+        raise ValueError(f"parts: expected one of {PART_REDUCTIONS}, got {parts!r}")
+    x = F.normalize(_as_embeddings(embeddings, "cpu").double(), dim=-1)  # [n, p, c]
+    if parts == "mean":
+        return x.mean(1).numpy()
+    return (x.flatten(1) / math.sqrt(x.shape[1])).numpy()
+
+
+def project_2d(
+    embeddings: Embeddings,
+    method: str = "umap",
+    seed: int = 0,
+    parts: str = "mean",
+    n_neighbors: int = 15,
+    perplexity: float = 30.0,
+) -> np.ndarray:
+    """2-D map of the sequences for a scatter plot -> ``[n, 2]``.
+
+    ``method``: ``"umap"`` (umap-learn, cosine metric; ``n_neighbors`` is lowered to ``n - 1`` for
+    small sets) or ``"tsne"`` (scikit-learn, PCA init; ``perplexity`` is lowered to ``(n - 1) / 3``).
+    ``parts``: how the parts become one vector, see :func:`part_features`. ``seed`` makes it
+    repeatable (UMAP then runs single-threaded). The first ``import umap`` takes ~15 s (numba).
+    """
+    if method not in PROJECTIONS:
+        raise ValueError(f"method: expected one of {PROJECTIONS}, got {method!r}")
+    features = part_features(embeddings, parts)
+    n = features.shape[0]
+    if n < 4:
+        raise ValueError(f"embeddings: a 2-D projection needs at least 4 sequences, got {n}")
+    if method == "umap":
+        import umap  # deferred: numba compilation on first import
+
+        reducer = umap.UMAP(
+            n_components=2,
+            n_neighbors=max(2, min(n_neighbors, n - 1)),
+            metric="cosine",
+            random_state=seed,
+            n_jobs=1,
+        )
+        coords = reducer.fit_transform(features)
+    else:
+        from sklearn.manifold import TSNE
+
+        reducer = TSNE(n_components=2, perplexity=min(perplexity, (n - 1) / 3), init="pca", random_state=seed)
+        coords = reducer.fit_transform(features)
+    return np.asarray(coords, dtype=float)
+
+
+def compare_summaries(results: Mapping[str, ProtocolResult], baseline: str | None = None) -> pd.DataFrame:
+    """Rank-1 and mAP summaries of several runs side by side, with each run's difference to ``baseline``.
+
+    ``results``: run name -> :class:`~gil.evaluate.ProtocolResult`. Rows: the runs, then
+    ``"<run> − <baseline>"`` for every other run (``baseline`` defaults to the first). Columns:
+    ``rank-1 <group>`` per probe group, ``rank-1 mean``, and the same for ``mAP`` when computed (percent).
+    """
+    if not results:
+        raise ValueError("results: expected at least one run")
+    names = list(results)
+    baseline = names[0] if baseline is None else baseline
+    if baseline not in results:
+        raise ValueError(f"baseline: {baseline!r} is not one of the runs {names}")
+    rows = {}
+    for name, result in results.items():
+        row = {f"rank-1 {g}": v for g, v in result.summary.items()}
+        row["rank-1 mean"] = float(np.mean(list(result.summary.values())))
+        if result.map_summary:
+            row.update({f"mAP {g}": v for g, v in result.map_summary.items()})
+            row["mAP mean"] = float(np.mean(list(result.map_summary.values())))
+        rows[name] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    for name in names:
+        if name != baseline:
+            table.loc[f"{name} − {baseline}"] = table.loc[name] - table.loc[baseline]
+    table.index.name = "run"
+    return table
+
+
+def margin_summary(margins: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per run, from :func:`identity_margins` tables: ``identities``, ``positive`` (share of identities
+    with a margin > 0), median ``margin``, mean ``farthest_same`` and ``nearest_other``."""
+    rows = {
+        name: {
+            "identities": len(frame),
+            "positive": float((frame["margin"] > 0).mean()),
+            "median margin": float(frame["margin"].median()),
+            "mean farthest_same": float(frame["farthest_same"].mean()),
+            "mean nearest_other": float(frame["nearest_other"].mean()),
+        }
+        for name, frame in margins.items()
+    }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("run")
+
+
+def centre_pair_margins(
+    centres: np.ndarray, m0: float = 0.2, kappa: float = 0.5, m_min: float = 0.05, m_max: float = 0.5
+) -> pd.DataFrame:
+    """The adaptive margins GIL assigns to every pair of class centres (:func:`gil.losses.gil.adaptive_margins`).
+
+    ``centres [k, p, c]``: unit class centres (``CentreGeometry.centres``). Returns one row per part and
+    unordered pair ``a < b``: columns ``part``, ``a``, ``b`` (class indices), ``cosine`` (``μ_a·μ_b``)
+    and ``margin``. Defaults are :class:`gil.losses.gil.GILConfig`'s.
+    """
+    mu = torch.as_tensor(np.asarray(centres), dtype=torch.float64).transpose(0, 1)  # [p, k, c]
+    if mu.ndim != 3 or mu.shape[1] < 2:
+        raise ValueError(f"centres: expected [k >= 2, p, c], got shape {tuple(np.shape(centres))}")
+    margins = adaptive_margins(mu, m0, kappa, m_min, m_max).numpy()  # [p, k, k]
+    cosine = (mu @ mu.transpose(1, 2)).numpy()
+    a, b = np.triu_indices(mu.shape[1], k=1)
+    parts = mu.shape[0]
+    return pd.DataFrame(
+        {
+            "part": np.repeat(np.arange(parts), len(a)),
+            "a": np.tile(a, parts),
+            "b": np.tile(b, parts),
+            "cosine": cosine[:, a, b].ravel(),
+            "margin": margins[:, a, b].ravel(),
+        }
+    )

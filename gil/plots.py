@@ -5,13 +5,14 @@ Nothing here computes a result: protocols live in :mod:`gil.evaluate`, geometry 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 CONDITION_ORDER = ("NM", "BG", "CL")
 
@@ -39,11 +40,16 @@ def rank1_heatmaps(rank1: Mapping[str, pd.DataFrame], title: str = "") -> Figure
     """Probe view × gallery view rank-1 (%) per probe condition; the excluded diagonal is blank."""
     _style()
     groups = [g for g in CONDITION_ORDER if g in rank1] or list(rank1)
-    fig, axes = plt.subplots(1, len(groups), figsize=(5.4 * len(groups), 4.8), squeeze=False)
-    for ax, group in zip(axes[0], groups, strict=True):
-        table = rank1[group]
+    fig, axes = plt.subplots(
+        1,
+        len(groups) + 1,
+        figsize=(4.9 * len(groups) + 0.6, 4.9),
+        squeeze=False,
+        gridspec_kw={"width_ratios": [1.0] * len(groups) + [0.05]},
+    )
+    for ax, group in zip(axes[0], groups, strict=False):
         sns.heatmap(
-            table,
+            rank1[group],
             ax=ax,
             vmin=0,
             vmax=100,
@@ -52,12 +58,16 @@ def rank1_heatmaps(rank1: Mapping[str, pd.DataFrame], title: str = "") -> Figure
             fmt=".0f",
             annot_kws={"fontsize": 6.5},
             cbar=group == groups[-1],
+            cbar_ax=axes[0, -1] if group == groups[-1] else None,
             square=True,
             cbar_kws={"label": "rank-1 (%)"},
         )
+        ax.grid(False)
+        ax.tick_params(axis="x", labelrotation=90, labelsize=8)
+        ax.tick_params(axis="y", labelrotation=0, labelsize=8)
         ax.set_title(f"{group} probes")
-        ax.set_xlabel("gallery view")
-        ax.set_ylabel("probe view")
+        ax.set_xlabel("gallery view (°)")
+        ax.set_ylabel("probe view (°)")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -89,11 +99,12 @@ def histograms(
     _style()
     fig = ax.figure if ax is not None else plt.figure(figsize=(5.2, 3.4))
     ax = ax or fig.add_subplot()
+    edges = _shared_edges(samples.values(), bins)  # the same bins for every sample, so heights compare
     for name, values in samples.items():
         values = np.asarray(values, dtype=float)
         sns.histplot(
             values[np.isfinite(values)],
-            bins=bins,
+            bins=edges,
             stat="density",
             element="step",
             fill=True,
@@ -106,6 +117,18 @@ def histograms(
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def _shared_edges(samples: Iterable[np.ndarray], bins: int) -> np.ndarray:
+    """Histogram bin edges spanning the finite values of all samples."""
+    values = np.concatenate([np.asarray(v, dtype=float).ravel() for v in samples])
+    values = values[np.isfinite(values)]
+    if len(values) == 0:
+        return np.linspace(0.0, 1.0, bins + 1)
+    lo, hi = float(values.min()), float(values.max())
+    if hi - lo < 1e-12:
+        lo, hi = lo - 0.5, hi + 0.5
+    return np.linspace(lo, hi, bins + 1)
 
 
 def distance_histograms(samples: Mapping[str, pd.DataFrame]) -> Figure:
@@ -198,6 +221,191 @@ def matrix(
         yticklabels=False,
     )
     ax.set_title(title)
+
+
+# --- results figures (02–05)
+def metric_panels(
+    metrics: pd.DataFrame,
+    panels: Mapping[str, Sequence[str]],
+    ylabels: Mapping[str, str] | None = None,
+    logy: Sequence[str] = (),
+    ncols: int = 4,
+    title: str = "",
+) -> Figure:
+    """One run's ``metrics.csv`` (``step`` on x): a panel per title, a line per listed column.
+
+    Columns missing from ``metrics`` are skipped; a panel with none left says so. ``logy``: panel
+    titles drawn on a log scale.
+    """
+    _style()
+    ylabels = ylabels or {}
+    nrows = -(-len(panels) // ncols)
+    ncols = min(ncols, len(panels))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.9 * ncols, 3.1 * nrows), squeeze=False)
+    for ax, (name, columns) in zip(axes.flat, panels.items(), strict=False):
+        present = [c for c in columns if c in metrics]
+        for column in present:
+            ax.plot(
+                metrics["step"], metrics[column], lw=1.4, marker="o" if len(metrics) < 12 else None, ms=3, label=column
+            )
+        if not present:
+            ax.text(0.5, 0.5, "not logged", ha="center", va="center", transform=ax.transAxes, color="0.4")
+        if len(present) > 1:
+            ax.legend(fontsize=7.5)
+        if name in logy and present and (metrics[present].to_numpy() > 0).all():
+            ax.set_yscale("log")
+        ax.set_title(name)
+        ax.set_xlabel("training step")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(ylabels.get(name, ""))
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _zero_line(ax: plt.Axes, x: float = 0.0, vertical: bool = True) -> None:
+    (ax.axvline if vertical else ax.axhline)(x, color="0.3", lw=1.0, ls="--", zorder=0)
+
+
+def margin_panels(margins: Mapping[str, pd.DataFrame], unit: str = "distance") -> Figure:
+    """Per-identity margins (:func:`gil.metrics.identity_margins`) of several runs.
+
+    Left: margin histograms, dashed line at 0 (right of it: the identity is separated). Right:
+    farthest same-identity distance vs nearest other-identity distance, one dot per identity;
+    above the diagonal is a positive margin.
+    """
+    _style()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10.5, 4.0))
+    palette = sns.color_palette("colorblind", len(margins))
+    size = min(len(f) for f in margins.values())
+    edges = _shared_edges([f["margin"].to_numpy(float) for f in margins.values()], min(30, max(5, size // 2)))
+    for colour, (name, frame) in zip(palette, margins.items(), strict=True):
+        values = frame["margin"].dropna().to_numpy(dtype=float)
+        left.hist(values, bins=edges, histtype="stepfilled", alpha=0.35, color=colour, label=name, density=True)
+        left.hist(values, bins=edges, histtype="step", color=colour, density=True)
+        right.scatter(frame["farthest_same"], frame["nearest_other"], s=16, alpha=0.8, color=colour, label=name)
+    _zero_line(left)
+    left.set_xlabel(f"margin = nearest other − farthest same ({unit})")
+    left.set_ylabel("density")
+    left.set_title("per-identity margin")
+    left.legend(fontsize=8)
+    values = np.concatenate([f[["farthest_same", "nearest_other"]].to_numpy(float).ravel() for f in margins.values()])
+    values = values[np.isfinite(values)]
+    pad = 0.05 * max(float(np.ptp(values)), 1e-6)
+    span = (float(values.min()) - pad, float(values.max()) + pad)
+    right.plot(span, span, color="0.3", lw=1.0, ls="--", zorder=0, label="margin = 0")
+    right.set_xlim(span)
+    right.set_ylim(span)
+    right.set_aspect("equal")
+    right.set_xlabel(f"farthest same-identity ({unit})")
+    right.set_ylabel(f"nearest other-identity ({unit})")
+    right.set_title("one dot per identity")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def centre_angle_panels(pair_angles: Mapping[str, np.ndarray], nearest: Mapping[str, np.ndarray]) -> Figure:
+    """Class-centre geometry of several runs: all pairwise centre angles (left) and each class's
+    nearest-centre angle (right), as overlaid density histograms."""
+    _style()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10.5, 3.6))
+    histograms(pair_angles, "angle between two class centres (°)", "all centre pairs (all parts)", ax=left)
+    histograms(
+        nearest,
+        "angle to the nearest other centre (°)",
+        "nearest centre (mean over parts)",
+        bins=min(40, max(5, min(len(v) for v in nearest.values()) // 2)),
+        ax=right,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def adaptive_margin_panels(
+    pairs: Mapping[str, pd.DataFrame], m0: float = 0.2, kappa: float = 0.5, m_min: float = 0.05, m_max: float = 0.5
+) -> Figure:
+    """GIL's adaptive margins on class centres (:func:`gil.metrics.centre_pair_margins`) of several runs.
+
+    Left: centre cosine histograms. Middle: the margin rule ``clip(m0 (1 + κ cos), m_min, m_max)`` over
+    all cosines, the runs' centre pairs on it (they differ only in where their cosines fall) and the
+    cosine range they span shaded. Right: histograms of the margins assigned (x range: the data).
+    """
+    _style()
+    fig, axes = plt.subplots(1, 3, figsize=(14.0, 3.7))
+    palette = sns.color_palette("colorblind", len(pairs))
+    cos = np.linspace(-1.0, 1.0, 201)
+    axes[1].plot(cos, np.clip(m0 * (1 + kappa * cos), m_min, m_max), color="0.2", lw=1.2, label="margin rule")
+    cos_edges = _shared_edges([f["cosine"].to_numpy(float) for f in pairs.values()], 40)
+    margin_edges = _shared_edges([f["margin"].to_numpy(float) for f in pairs.values()], 40)
+    axes[1].axvspan(cos_edges[0], cos_edges[-1], color="0.85", zorder=0, label="runs' range")
+    rng = np.random.default_rng(0)
+    for colour, (name, frame) in zip(palette, pairs.items(), strict=True):
+        style = {"density": True, "histtype": "stepfilled", "alpha": 0.35, "color": colour, "label": name}
+        axes[0].hist(frame["cosine"], bins=cos_edges, **style)
+        shown = frame.iloc[rng.permutation(len(frame))[:2000]]
+        axes[1].scatter(shown["cosine"], shown["margin"], s=8, alpha=0.5, color=colour, label=name)
+        axes[2].hist(frame["margin"], bins=margin_edges, **style)
+    axes[0].set_xlabel("cosine of two class centres")
+    axes[0].set_title("centre cosines (all parts)")
+    axes[1].set_xlabel("cosine of two class centres")
+    axes[1].set_ylabel("adaptive margin")
+    axes[1].set_title(f"margin rule, m0={m0:g}, κ={kappa:g}")
+    axes[2].set_xlabel("adaptive margin")
+    axes[2].set_title("margins assigned")
+    for ax in axes:
+        ax.legend(fontsize=8)
+        ax.tick_params(axis="x", labelrotation=30)
+    for ax in (axes[0], axes[2]):
+        ax.set_ylabel("density")
+    fig.tight_layout()
+    return fig
+
+
+def rank1_difference_heatmaps(difference: Mapping[str, pd.DataFrame], title: str = "") -> Figure:
+    """Rank-1 differences (percentage points, probe view × gallery view) per probe condition, on a
+    diverging scale symmetric around 0; the excluded diagonal is blank."""
+    _style()
+    groups = [g for g in CONDITION_ORDER if g in difference] or list(difference)
+    finite = np.concatenate([np.asarray(difference[g], dtype=float).ravel() for g in groups])
+    finite = finite[np.isfinite(finite)]
+    limit = max(1.0, float(np.abs(finite).max())) if len(finite) else 1.0
+    fig, axes = plt.subplots(
+        1,
+        len(groups) + 1,
+        figsize=(4.9 * len(groups) + 0.6, 4.9),
+        squeeze=False,
+        gridspec_kw={"width_ratios": [1.0] * len(groups) + [0.05]},
+    )
+    for ax, group in zip(axes[0], groups, strict=False):
+        last = group == groups[-1]
+        sns.heatmap(
+            difference[group],
+            ax=ax,
+            vmin=-limit,
+            vmax=limit,
+            cmap="RdBu_r",
+            annot=True,
+            fmt=".0f",
+            annot_kws={"fontsize": 6.5},
+            cbar=last,
+            cbar_ax=axes[0, -1] if last else None,
+            square=True,
+            cbar_kws={"label": "rank-1 difference (points)"},
+        )
+        ax.grid(False)
+        ax.tick_params(axis="x", labelrotation=90, labelsize=8)
+        ax.tick_params(axis="y", labelrotation=0, labelsize=8)
+        ax.set_title(f"{group} probes")
+        ax.set_xlabel("gallery view (°)")
+        ax.set_ylabel("probe view (°)")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
 
 
 # --- loss anatomy and data figures -----------------------------------------------------------------
@@ -329,9 +537,7 @@ def pair_matrices(cos: np.ndarray, weights: np.ndarray, labels: Sequence[int] | 
     return fig
 
 
-def margin_curves(
-    tables: Mapping[str, pd.DataFrame], m0: float, kappa: float, m_min: float, m_max: float
-) -> Figure:
+def margin_curves(tables: Mapping[str, pd.DataFrame], m0: float, kappa: float, m_min: float, m_max: float) -> Figure:
     """Adaptive margin ``m(a, b)`` against centre cosine for every class pair, one panel per named table.
 
     Tables are :func:`gil.toy.margin_table`; the line is the clipped formula, crowded pairs are red and
@@ -348,9 +554,16 @@ def margin_curves(
         ax.scatter(other["centre_cos"], other["margin"], s=22, color="tab:blue", label="other class pairs", zorder=3)
         ax.scatter(crowded["centre_cos"], crowded["margin"], s=40, color="tab:red", label="crowded pairs", zorder=4)
         for i, row in enumerate(crowded.itertuples()):  # stacked labels: crowded pairs often overlap
-            ax.annotate(row.pair, (row.centre_cos, row.margin), xytext=(-18, 6 + 12 * i), textcoords="offset points",
-                        ha="right", fontsize=8, color="tab:red", arrowprops={"arrowstyle": "-", "color": "tab:red",
-                                                                              "lw": 0.6})
+            ax.annotate(
+                row.pair,
+                (row.centre_cos, row.margin),
+                xytext=(-18, 6 + 12 * i),
+                textcoords="offset points",
+                ha="right",
+                fontsize=8,
+                color="tab:red",
+                arrowprops={"arrowstyle": "-", "color": "tab:red", "lw": 0.6},
+            )
         ax.set_xlim(-1.05, 1.05)
         ax.set_xticks([-1, -0.5, 0, 0.5, 1])
         lo, hi = ax.get_ylim()

@@ -1,0 +1,58 @@
+"""Smoke tests for the results figures of gil.plots (02–05): they draw, label and return a Figure."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from gil import metrics, plots  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_metric_panels_skips_missing_columns():
+    frame = pd.DataFrame({"step": [1, 2, 3], "total": [1.0, 0.8, 0.5], "lr": [1e-3, 1e-3, 1e-4]})
+    fig = plots.metric_panels(
+        frame, {"loss": ["total", "gil/loss"], "lr": ["lr"], "speed": ["seq_per_s"]}, logy=["lr"], ncols=2
+    )
+    assert isinstance(fig, Figure)
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in visible] == ["loss", "lr", "speed"]
+    assert visible[1].get_yscale() == "log"
+    assert any(t.get_text() == "not logged" for t in visible[2].texts)
+
+
+def test_margin_and_centre_panels():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(24, 2, 4))
+    labels = np.repeat(np.arange(6), 4)
+    margins = {name: metrics.identity_margins(x * s, labels) for name, s in (("a", 1.0), ("b", 2.0))}
+    fig = plots.margin_panels(margins)
+    assert [ax.get_title() for ax in fig.axes] == ["per-identity margin", "one dot per identity"]
+    geometry = metrics.centre_geometry(x, labels)
+    fig = plots.centre_angle_panels({"a": geometry.pair_angles().ravel()}, {"a": geometry.nearest["mean"].to_numpy()})
+    assert len(fig.axes) == 2
+    pairs = {"a": metrics.centre_pair_margins(geometry.centres)}
+    fig = plots.adaptive_margin_panels(pairs)
+    assert len(fig.axes) == 3 and fig.axes[1].get_ylabel() == "adaptive margin"
+
+
+def test_rank1_heatmaps_and_differences():
+    views = ["000", "090", "180"]
+    table = pd.DataFrame([[np.nan, 50.0, 25.0], [75.0, np.nan, 0.0], [100.0, 50.0, np.nan]], index=views, columns=views)
+    fig = plots.rank1_heatmaps({"NM": table, "CL": table})
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["NM probes", "CL probes"]
+    fig = plots.rank1_difference_heatmaps({"NM": table - 50.0})
+    mesh = fig.axes[0].collections[0]
+    assert mesh.norm.vmin == -50.0 and mesh.norm.vmax == 50.0

@@ -138,6 +138,7 @@ def embedded_config(
     values: dict[str, Any] = {"trainer.device": device}
     if backbone is not None:
         values["model.name"] = backbone
+        values["name"] = f"{preset}-{backbone}-{loss}"
     if steps is not None:
         values["trainer.steps"] = int(steps)
     if data_root is not None:

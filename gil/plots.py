@@ -36,10 +36,12 @@ def training_curves(metrics: Mapping[str, pd.DataFrame], columns: Sequence[str],
     return fig
 
 
-def rank1_heatmaps(rank1: Mapping[str, pd.DataFrame], title: str = "") -> Figure:
-    """Probe view × gallery view rank-1 (%) per probe condition; the excluded diagonal is blank."""
+def _view_heatmaps(
+    tables: Mapping[str, pd.DataFrame], title: str, vmin: float, vmax: float, cmap: str, label: str
+) -> Figure:
+    """Probe view × gallery view tables, one panel per probe condition, one shared colour bar."""
     _style()
-    groups = [g for g in CONDITION_ORDER if g in rank1] or list(rank1)
+    groups = [g for g in CONDITION_ORDER if g in tables] or list(tables)
     fig, axes = plt.subplots(
         1,
         len(groups) + 1,
@@ -48,19 +50,20 @@ def rank1_heatmaps(rank1: Mapping[str, pd.DataFrame], title: str = "") -> Figure
         gridspec_kw={"width_ratios": [1.0] * len(groups) + [0.05]},
     )
     for ax, group in zip(axes[0], groups, strict=False):
+        last = group == groups[-1]
         sns.heatmap(
-            rank1[group],
+            tables[group],
             ax=ax,
-            vmin=0,
-            vmax=100,
-            cmap="viridis",
+            vmin=vmin,
+            vmax=vmax,
+            cmap=cmap,
             annot=True,
             fmt=".0f",
             annot_kws={"fontsize": 6.5},
-            cbar=group == groups[-1],
-            cbar_ax=axes[0, -1] if group == groups[-1] else None,
+            cbar=last,
+            cbar_ax=axes[0, -1] if last else None,
             square=True,
-            cbar_kws={"label": "rank-1 (%)"},
+            cbar_kws={"label": label},
         )
         ax.grid(False)
         ax.tick_params(axis="x", labelrotation=90, labelsize=8)
@@ -72,6 +75,11 @@ def rank1_heatmaps(rank1: Mapping[str, pd.DataFrame], title: str = "") -> Figure
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def rank1_heatmaps(rank1: Mapping[str, pd.DataFrame], title: str = "") -> Figure:
+    """Probe view × gallery view rank-1 (%) per probe condition; the excluded diagonal is blank."""
+    return _view_heatmaps(rank1, title, vmin=0, vmax=100, cmap="viridis", label="rank-1 (%)")
 
 
 def rank1_per_view(per_view: Mapping[str, pd.DataFrame]) -> Figure:
@@ -368,44 +376,13 @@ def adaptive_margin_panels(
 def rank1_difference_heatmaps(difference: Mapping[str, pd.DataFrame], title: str = "") -> Figure:
     """Rank-1 differences (percentage points, probe view × gallery view) per probe condition, on a
     diverging scale symmetric around 0; the excluded diagonal is blank."""
-    _style()
     groups = [g for g in CONDITION_ORDER if g in difference] or list(difference)
     finite = np.concatenate([np.asarray(difference[g], dtype=float).ravel() for g in groups])
     finite = finite[np.isfinite(finite)]
     limit = max(1.0, float(np.abs(finite).max())) if len(finite) else 1.0
-    fig, axes = plt.subplots(
-        1,
-        len(groups) + 1,
-        figsize=(4.9 * len(groups) + 0.6, 4.9),
-        squeeze=False,
-        gridspec_kw={"width_ratios": [1.0] * len(groups) + [0.05]},
+    return _view_heatmaps(
+        difference, title, vmin=-limit, vmax=limit, cmap="RdBu_r", label="rank-1 difference (points)"
     )
-    for ax, group in zip(axes[0], groups, strict=False):
-        last = group == groups[-1]
-        sns.heatmap(
-            difference[group],
-            ax=ax,
-            vmin=-limit,
-            vmax=limit,
-            cmap="RdBu_r",
-            annot=True,
-            fmt=".0f",
-            annot_kws={"fontsize": 6.5},
-            cbar=last,
-            cbar_ax=axes[0, -1] if last else None,
-            square=True,
-            cbar_kws={"label": "rank-1 difference (points)"},
-        )
-        ax.grid(False)
-        ax.tick_params(axis="x", labelrotation=90, labelsize=8)
-        ax.tick_params(axis="y", labelrotation=0, labelsize=8)
-        ax.set_title(f"{group} probes")
-        ax.set_xlabel("gallery view (°)")
-        ax.set_ylabel("probe view (°)")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
 
 
 # --- loss anatomy and data figures -----------------------------------------------------------------

@@ -49,9 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         gen = {}
         for workers in (1, 2):
             gen[workers] = _median(
-                lambda w=workers: generate(
-                    preset, Path(tmp) / f"g{next(counter)}", workers=w, progress=False
-                ),
+                lambda w=workers: generate(preset, Path(tmp) / f"g{next(counter)}", workers=w, progress=False),
                 args.repeats,
             )
             rows.append(

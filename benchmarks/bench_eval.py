@@ -119,9 +119,7 @@ def median_time(fn: Callable[[], object], repeats: int) -> float:
 def machine() -> str:
     try:
         lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        model = next(
-            (ln.split(":", 1)[1].strip() for ln in lscpu.splitlines() if ln.startswith("Model name")), "?"
-        )
+        model = next((ln.split(":", 1)[1].strip() for ln in lscpu.splitlines() if ln.startswith("Model name")), "?")
     except OSError:
         model = platform.processor() or "?"
     cores = len(os.sched_getaffinity(0))
@@ -159,10 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "numpy loop": table_diff(per_probe_numpy(emb, sub, cond, view, sparse), sparse),
         "per view pair": table_diff(per_view_pair(emb, sub, cond, view), ~gallery),
     }
-    print(
-        "# max |rank-1 table difference| vs casia_b (points): "
-        + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items())
-    )
+    print("# max |rank-1 table difference| vs casia_b (points): " + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items()))
 
     def probes_scaled(fn: Callable[[], object], mask: np.ndarray) -> float:
         return median_time(fn, args.repeats) * len(probes) / int(mask.sum())

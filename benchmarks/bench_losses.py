@@ -69,9 +69,7 @@ LOSSES: dict[str, Callable[[], torch.nn.Module]] = {
 }
 
 
-def make_batch(
-    p_ids: int, k: int, parts: int, channels: int, seed: int = 0
-) -> tuple[torch.Tensor, torch.Tensor]:
+def make_batch(p_ids: int, k: int, parts: int, channels: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Embeddings ``[n, p, c]`` (leaf, requires grad) and P×K labels ``[n]``, n = P·K."""
     gen = torch.Generator().manual_seed(seed)
     labels = torch.arange(p_ids).repeat_interleave(k)
@@ -182,9 +180,7 @@ def machine() -> str:
     model = platform.processor() or "unknown CPU"
     try:
         lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        model = next(
-            line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name")
-        )
+        model = next(line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name"))
     except (OSError, subprocess.SubprocessError, StopIteration):
         pass
     return (
@@ -208,9 +204,7 @@ def report(shapes: Sequence[str], repeats: int, threads: int, with_memory: bool)
             mem_txt = f"{mem:.0f}" if mem is not None else "n/a"
             mem_ratio = f"{mem / base:.2f}" if mem is not None and base else "n/a"
             ratio = times[name] / times["triplet"]
-            lines.append(
-                f"| {shape_name} | {name} | {1e3 * times[name]:.1f} | {ratio:.2f} | {mem_txt} | {mem_ratio} |"
-            )
+            lines.append(f"| {shape_name} | {name} | {1e3 * times[name]:.1f} | {ratio:.2f} | {mem_txt} | {mem_ratio} |")
         print("\n".join(lines[-len(LOSSES) :]), flush=True)
     naive, fast, diff = time_naive(repeats)
     lines += [
@@ -227,9 +221,7 @@ def report(shapes: Sequence[str], repeats: int, threads: int, with_memory: bool)
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--quick", action="store_true", help="CASIA-B shape only, 5 repeats, no memory probes"
-    )
+    parser.add_argument("--quick", action="store_true", help="CASIA-B shape only, 5 repeats, no memory probes")
     parser.add_argument("--repeats", type=int, default=15, help="timed repeats per case (>= 5)")
     # One thread by default: on a small machine shared with other jobs, OpenMP's thread barrier makes
     # even tiny ops (a [4, 16, 32] bmm) take milliseconds with 2 threads; 1 thread measures the loss.

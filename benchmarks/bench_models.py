@@ -25,8 +25,9 @@ MODELS = ("gaitset", "gaitpart", "gaitgl", "gaitbase")
 CLASSES = 74
 
 
-def _step_fn(name: str, width: float, clips: int, frames: int, h: int, w: int,
-             device: torch.device) -> Callable[[], None]:
+def _step_fn(
+    name: str, width: float, clips: int, frames: int, h: int, w: int, device: torch.device
+) -> Callable[[], None]:
     torch.manual_seed(0)
     model = build_model(name, CLASSES, width=width).to(device).train()
     sils = (torch.rand(clips, frames, h, w, device=device) > 0.5).float()
@@ -84,11 +85,13 @@ def main(argv: list[str] | None = None) -> int:
     preset_clips = 8 if args.quick else 32
     paper_clips = 8 * 16 if gpu and not args.quick else (2 * 2 if args.quick else 8 * 2)
     shapes = {
-        f"CPU preset: width 0.25, {preset_clips} clips x 30 x 32x22":
-            dict(width=0.25, clips=preset_clips, frames=30, h=32, w=22),
+        f"CPU preset: width 0.25, {preset_clips} clips x 30 x 32x22": dict(
+            width=0.25, clips=preset_clips, frames=30, h=32, w=22
+        ),
         f"paper: width 1.0, {paper_clips} clips x 30 x 64x44"
-        + ("" if paper_clips == 128 else " (reduced from 8x16 clips)"):
-            dict(width=1.0, clips=paper_clips, frames=30, h=64, w=44),
+        + ("" if paper_clips == 128 else " (reduced from 8x16 clips)"): dict(
+            width=1.0, clips=paper_clips, frames=30, h=64, w=44
+        ),
     }
     print(f"# bench_models on {device.type}: {machine(device)}; medians of {args.repeats} repeats")
     print("| shape | " + " | ".join(MODELS) + " |")

@@ -131,9 +131,7 @@ def _frame_to_json(df: pd.DataFrame) -> dict[str, Any]:
 
 def _frame_from_json(d: Mapping[str, Any]) -> pd.DataFrame:
     values = np.array([[_nan(v) for v in row] for row in d["data"]], dtype=float)
-    df = pd.DataFrame(
-        values.reshape(len(d["index"]), len(d["columns"])), index=d["index"], columns=d["columns"]
-    )
+    df = pd.DataFrame(values.reshape(len(d["index"]), len(d["columns"])), index=d["index"], columns=d["columns"])
     df.index.name, df.columns.name = d.get("index_name"), d.get("columns_name")
     return df
 
@@ -146,9 +144,7 @@ def _as_embeddings(embeddings: Embeddings, device: torch.device | str | None) ->
     elif isinstance(embeddings, torch.Tensor):
         x = embeddings.detach()
     else:
-        raise TypeError(
-            f"embeddings: expected a torch.Tensor or numpy array, got {type(embeddings).__name__}"
-        )
+        raise TypeError(f"embeddings: expected a torch.Tensor or numpy array, got {type(embeddings).__name__}")
     if x.ndim == 2:
         x = x.unsqueeze(1)  # [n, 1, c]
     if x.ndim != 3:
@@ -158,9 +154,7 @@ def _as_embeddings(embeddings: Embeddings, device: torch.device | str | None) ->
     return x.to(device) if device is not None else x
 
 
-def _part_distance(
-    x: torch.Tensor, y: torch.Tensor, metric: str, yy: torch.Tensor | None = None
-) -> torch.Tensor:
+def _part_distance(x: torch.Tensor, y: torch.Tensor, metric: str, yy: torch.Tensor | None = None) -> torch.Tensor:
     """Parts-first ``x [p, r, c]``, ``y [p, m, c]`` (cosine: already normalised) -> ``[r, m]``.
 
     ``yy [p, 1, m]``: ``|y|²`` per part, when the caller reuses ``y`` across row chunks.
@@ -300,9 +294,7 @@ def _cross_view(
         mean_ap if compute_map else None,
         num_probes={g: int((p_group == i).sum()) for i, g in enumerate(groups)},
         num_gallery=len(g_idx),
-        num_dropped={
-            g: int((~valid & gallery_views & off_diag)[p_group == i].sum()) for i, g in enumerate(groups)
-        },
+        num_dropped={g: int((~valid & gallery_views & off_diag)[p_group == i].sum()) for i, g in enumerate(groups)},
     )
 
 
@@ -315,9 +307,7 @@ def _average_precision(match: torch.Tensor) -> torch.Tensor:
     found = match.cumsum(1, dtype=torch.int32)  # [r, m], relevant items up to each rank
     row, pos = match.nonzero(as_tuple=True)
     precision = found[row, pos].double() / (pos + 1).double()  # [n_relevant]
-    total = torch.zeros(match.shape[0], dtype=torch.float64, device=match.device).index_add_(
-        0, row, precision
-    )
+    total = torch.zeros(match.shape[0], dtype=torch.float64, device=match.device).index_add_(0, row, precision)
     num_rel = found[:, -1].double()
     return torch.where(num_rel > 0, total / num_rel.clamp_min(1), torch.nan)
 
@@ -457,9 +447,7 @@ def oumvlp(
     )
     unknown = sorted(set(seqs) - {OUMVLP_GALLERY, OUMVLP_PROBE})
     if unknown:
-        raise ValueError(
-            f"sequences: unknown OUMVLP sequence(s) {unknown[:5]}; expected '00' (probe) or '01'"
-        )
+        raise ValueError(f"sequences: unknown OUMVLP sequence(s) {unknown[:5]}; expected '00' (probe) or '01'")
     return _cross_view(
         emb,
         subj,
@@ -496,14 +484,10 @@ def extract_embeddings(
     parts: list[np.ndarray] = []
     where: list[np.ndarray] = []
     try:
-        for batch, (sils, lengths, indices) in enumerate(
-            tqdm(loader, desc="embeddings", disable=not progress)
-        ):
+        for batch, (sils, lengths, indices) in enumerate(tqdm(loader, desc="embeddings", disable=not progress)):
             out = model(sils.to(device, non_blocking=True), lengths=lengths.to(device))
             if not isinstance(out, Mapping) or "embeddings" not in out:
-                raise ValueError(
-                    f"extract_embeddings: the model must return a dict with 'embeddings' (batch {batch})"
-                )
+                raise ValueError(f"extract_embeddings: the model must return a dict with 'embeddings' (batch {batch})")
             emb = out["embeddings"]
             if emb.ndim != 3 or emb.shape[0] != len(indices):
                 raise ValueError(

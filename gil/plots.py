@@ -380,9 +380,7 @@ def rank1_difference_heatmaps(difference: Mapping[str, pd.DataFrame], title: str
     finite = np.concatenate([np.asarray(difference[g], dtype=float).ravel() for g in groups])
     finite = finite[np.isfinite(finite)]
     limit = max(1.0, float(np.abs(finite).max())) if len(finite) else 1.0
-    return _view_heatmaps(
-        difference, title, vmin=-limit, vmax=limit, cmap="RdBu_r", label="rank-1 difference (points)"
-    )
+    return _view_heatmaps(difference, title, vmin=-limit, vmax=limit, cmap="RdBu_r", label="rank-1 difference (points)")
 
 
 # --- loss anatomy and data figures -----------------------------------------------------------------

@@ -178,9 +178,7 @@ def compare_losses(
 
 def history(trajectories: Mapping[str, ToyTrajectory]) -> pd.DataFrame:
     """All trajectories as one tidy table: :meth:`ToyTrajectory.frame` plus a ``loss_name`` column."""
-    return pd.concat(
-        [t.frame().assign(loss_name=name) for name, t in trajectories.items()], ignore_index=True
-    )
+    return pd.concat([t.frame().assign(loss_name=name) for name, t in trajectories.items()], ignore_index=True)
 
 
 def pair_weight_matrix(

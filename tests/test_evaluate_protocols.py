@@ -138,9 +138,7 @@ def hand_oumvlp():
     return np.array(x)[:, None], sub, seq, view
 
 
-@pytest.mark.parametrize(
-    ("drop", "cell", "summary", "dropped"), [(False, 50.0, 75.0, 0), (True, 100.0, 100.0, 1)]
-)
+@pytest.mark.parametrize(("drop", "cell", "summary", "dropped"), [(False, 50.0, 75.0, 0), (True, 100.0, 100.0, 1)])
 def test_oumvlp_keep_vs_drop_probes(drop, cell, summary, dropped):
     emb, sub, seq, view = hand_oumvlp()
     res = ev.oumvlp(emb, sub, seq, view, drop_probes_without_gallery=drop)

@@ -125,9 +125,7 @@ def test_identity_margins_hand_built():
     assert list(table["count"]) == [2, 2, 1]
 
 
-@pytest.mark.parametrize(
-    ("metric", "normalize"), [("euclidean", False), ("euclidean", True), ("cosine", False)]
-)
+@pytest.mark.parametrize(("metric", "normalize"), [("euclidean", False), ("euclidean", True), ("cosine", False)])
 def test_identity_margins_match_loop(data, metric, normalize):
     emb, labels = data
     table = metrics.identity_margins(emb, labels, metric=metric, normalize=normalize)
@@ -135,9 +133,7 @@ def test_identity_margins_match_loop(data, metric, normalize):
     for cls in range(4):
         mine = [i for i in range(len(labels)) if labels[i] == cls]
         other = [j for j in range(len(labels)) if labels[j] != cls]
-        far = max(
-            (mean_part_distance(x[i], x[j], metric) for i in mine for j in mine if i != j), default=np.nan
-        )
+        far = max((mean_part_distance(x[i], x[j], metric) for i in mine for j in mine if i != j), default=np.nan)
         near = min(mean_part_distance(x[i], x[j], metric) for i in mine for j in other)
         assert table.loc[cls, "nearest_other"] == pytest.approx(near, abs=1e-9)
         if np.isnan(far):

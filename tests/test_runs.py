@@ -48,8 +48,21 @@ def test_evaluation_is_reproducible(trained_run):
 
 def test_cli_train_and_eval(tiny_root, tmp_path, capsys):
     run_dir = tmp_path / "cli-run"
-    code = main(["train", "--config", "embedded/tiny_gil_margin", "--data-root", str(tiny_root),
-                 "--run-dir", str(run_dir), "--set", "trainer.steps=2", "--set", "trainer.device=cpu"])
+    code = main(
+        [
+            "train",
+            "--config",
+            "embedded/tiny_gil_margin",
+            "--data-root",
+            str(tiny_root),
+            "--run-dir",
+            str(run_dir),
+            "--set",
+            "trainer.steps=2",
+            "--set",
+            "trainer.device=cpu",
+        ]
+    )
     assert code == 0
     assert '"NM"' in capsys.readouterr().out
     assert main(["eval", "--run", str(run_dir), "--device", "cpu"]) == 0
@@ -62,8 +75,20 @@ def test_cli_evaluates_an_opengait_checkpoint(trained_run, tiny_root, tmp_path, 
     path = tmp_path / "GaitGL-00002.pt"
     torch.save({"model": export_opengait_state_dict(model), "iteration": 2}, path)
     out = tmp_path / "eval.json"
-    code = main(["eval", "--config", str(trained_run / "config.yaml"), "--checkpoint", str(path), "--opengait",
-                 "--device", "cpu", "--out", str(out)])
+    code = main(
+        [
+            "eval",
+            "--config",
+            str(trained_run / "config.yaml"),
+            "--checkpoint",
+            str(path),
+            "--opengait",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     ours = json.loads((trained_run / "eval.json").read_text())["summary"]
     assert json.loads(out.read_text())["summary"] == pytest.approx(ours, abs=1e-9)
@@ -81,6 +106,18 @@ def test_opengait_checkpoint_with_wrong_model_is_named(tmp_path, tiny_root):
     gaitset = build_model("gaitset", 4, width=0.125)
     path = tmp_path / "GaitSet.pt"
     torch.save({"model": export_opengait_state_dict(gaitset)}, path)
-    code = main(["eval", "--config", "embedded/tiny_triplet", "--data-root", str(tiny_root), "--checkpoint",
-                 str(path), "--opengait", "--device", "cpu"])
+    code = main(
+        [
+            "eval",
+            "--config",
+            "embedded/tiny_triplet",
+            "--data-root",
+            str(tiny_root),
+            "--checkpoint",
+            str(path),
+            "--opengait",
+            "--device",
+            "cpu",
+        ]
+    )
     assert code == 2

@@ -38,7 +38,12 @@ def test_train_toy_records_and_stays_on_sphere():
     assert trajectory.steps == [0, 3, 6, 7]
     frame = trajectory.frame()
     assert list(frame.columns) == [
-        "step", "loss", "active_fraction", "uniformity", "centre_uniformity", "nearest_centre_angle"
+        "step",
+        "loss",
+        "active_fraction",
+        "uniformity",
+        "centre_uniformity",
+        "nearest_centre_angle",
     ]
     assert np.isfinite(frame.to_numpy()).all()
     np.testing.assert_allclose(np.linalg.norm(trajectory.final, axis=1), 1.0, atol=1e-6)
@@ -49,8 +54,9 @@ def test_train_toy_records_and_stays_on_sphere():
 def test_nearest_centre_angle_matches_a_plain_loop():
     problem = toy.sphere_problem(classes=5, per_class=4, seed=3)
     trajectory = toy.train_toy(problem, toy.toy_losses()["triplet"], steps=0)
-    centres = [torch.nn.functional.normalize(problem.points[problem.labels == c].double().mean(0), dim=0)
-               for c in range(5)]
+    centres = [
+        torch.nn.functional.normalize(problem.points[problem.labels == c].double().mean(0), dim=0) for c in range(5)
+    ]
     expected = min(_angle(centres[a], centres[b]) for a in range(5) for b in range(a + 1, 5))
     assert trajectory.nearest_centre_angle[0] == pytest.approx(expected, abs=1e-4)
 

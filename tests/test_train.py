@@ -108,8 +108,13 @@ def _free_port() -> int:
 
 def _ddp_worker(rank, world_size, port, root, run_dir):
     os.environ.update(
-        {"RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(world_size),
-         "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
+        {
+            "RANK": str(rank),
+            "LOCAL_RANK": str(rank),
+            "WORLD_SIZE": str(world_size),
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port),
+        }
     )
     config = tiny_config(root, **{"trainer.steps": 2, "trainer.checkpoint_every": 2})
     trainer = Trainer(config, run_dir, progress=False)

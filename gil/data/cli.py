@@ -46,9 +46,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     gen.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     gen.set_defaults(func=_generate)
 
-    pre = sub.add_parser(
-        "pretreat", help="convert raw PNG silhouettes RAW/<subject>/<cond>/<view>/*.png to pkl"
-    )
+    pre = sub.add_parser("pretreat", help="convert raw PNG silhouettes RAW/<subject>/<cond>/<view>/*.png to pkl")
     pre.add_argument("--src", required=True, help="raw PNG root")
     pre.add_argument("--dst", required=True, help="pkl output root")
     pre.add_argument("--workers", type=int, default=None)

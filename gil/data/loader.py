@@ -67,9 +67,7 @@ def build_train_loader(
 
     ``dataset`` needs ``__getitem__ -> uint8 [s, 64, 64]`` and ``.labels`` (e.g. :class:`GaitDataset`).
     """
-    sampler = PKBatchSampler(
-        dataset.labels, p, k, seed=seed, rank=rank, world_size=world_size, start_batch=start_batch
-    )
+    sampler = PKBatchSampler(dataset.labels, p, k, seed=seed, rank=rank, world_size=world_size, start_batch=start_batch)
     return DataLoader(
         _ClipDataset(dataset, frames, resolution),
         batch_sampler=_ClipBatches(sampler),

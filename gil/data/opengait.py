@@ -50,17 +50,13 @@ def safe_load_pkl(path: str | os.PathLike) -> np.ndarray:
         raise ValueError(f"{path}: not a pickled numpy array ({err})") from err
     if isinstance(obj, (list, tuple)):
         if not obj or not all(isinstance(o, np.ndarray) for o in obj):
-            raise ValueError(
-                f"{path}: expected a list of numpy arrays, got {[type(o).__name__ for o in obj]}"
-            )
+            raise ValueError(f"{path}: expected a list of numpy arrays, got {[type(o).__name__ for o in obj]}")
         if len(obj) == 1 and obj[0].ndim == 3:
             obj = obj[0]
         elif all(o.ndim == 2 and o.shape == obj[0].shape for o in obj):
             obj = np.stack(obj)
         else:
-            raise ValueError(
-                f"{path}: expected a list of equal-shape 2D frames, got {[o.shape for o in obj]}"
-            )
+            raise ValueError(f"{path}: expected a list of equal-shape 2D frames, got {[o.shape for o in obj]}")
     if not isinstance(obj, np.ndarray):
         raise ValueError(f"{path}: expected a numpy array, got {type(obj).__name__}")
     if obj.dtype not in _DTYPES:
@@ -87,9 +83,7 @@ def _subdirs(path: str) -> list[os.DirEntry]:
         return sorted((e for e in it if e.is_dir() and not e.name.startswith(".")), key=lambda e: e.name)
 
 
-def index_dataset(
-    root: str | os.PathLike, subjects: list[str] | tuple[str, ...] | None = None
-) -> list[SequenceRecord]:
+def index_dataset(root: str | os.PathLike, subjects: list[str] | tuple[str, ...] | None = None) -> list[SequenceRecord]:
     """List every sequence under ``root`` (paths only), optionally only the given ``subjects``.
 
     Raises ``FileNotFoundError`` for a missing root or requested subject, ``ValueError`` naming the
@@ -97,21 +91,15 @@ def index_dataset(
     """
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(
-            f"data root {root} does not exist (expected ROOT/<subject>/<cond>/<view>/*.pkl)"
-        )
+        raise FileNotFoundError(f"data root {root} does not exist (expected ROOT/<subject>/<cond>/<view>/*.pkl)")
     subject_dirs = _subdirs(str(root))
     if not subject_dirs:
-        raise ValueError(
-            f"data root {root} has no subject folders (expected ROOT/<subject>/<cond>/<view>/*.pkl)"
-        )
+        raise ValueError(f"data root {root} has no subject folders (expected ROOT/<subject>/<cond>/<view>/*.pkl)")
     if subjects is not None:
         wanted = set(subjects)
         missing = wanted - {e.name for e in subject_dirs}
         if missing:
-            raise FileNotFoundError(
-                f"data root {root} lacks subjects {sorted(missing)[:10]} ({len(missing)} missing)"
-            )
+            raise FileNotFoundError(f"data root {root} lacks subjects {sorted(missing)[:10]} ({len(missing)} missing)")
         subject_dirs = [e for e in subject_dirs if e.name in wanted]
     records = []
     for sub in subject_dirs:
@@ -192,9 +180,7 @@ def dataset_info(root: str | os.PathLike, frames: bool = True) -> pd.DataFrame:
 def summarize(info: pd.DataFrame) -> pd.DataFrame:
     """Per condition: subjects, views, sequences and frame statistics, from :func:`dataset_info`."""
     g = info.groupby("condition")
-    out = pd.DataFrame(
-        {"subjects": g["subject"].nunique(), "views": g["view"].nunique(), "sequences": g.size()}
-    )
+    out = pd.DataFrame({"subjects": g["subject"].nunique(), "views": g["view"].nunique(), "sequences": g.size()})
     if info["frames"].notna().all():
         stats = g["frames"].agg(["min", "mean", "max"]).astype(float).round(1)
         out = out.join(stats.add_prefix("frames_"))

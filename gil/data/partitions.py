@@ -78,8 +78,7 @@ def load_partition(name_or_path: str | os.PathLike) -> Partition:
     if path.is_file():
         return _from_json(path)
     raise FileNotFoundError(
-        f"partition {key!r}: not a known name ({', '.join(NAMES)}), "
-        "nor a JSON file, nor a folder with partition.json"
+        f"partition {key!r}: not a known name ({', '.join(NAMES)}), nor a JSON file, nor a folder with partition.json"
     )
 
 

@@ -24,9 +24,7 @@ from gil.data.raster import centre_width
 log = logging.getLogger(__name__)
 
 
-def normalize_frame(
-    img: np.ndarray, size: int = 64, min_pixels: int = 40, binarize: bool = False
-) -> np.ndarray | None:
+def normalize_frame(img: np.ndarray, size: int = 64, min_pixels: int = 40, binarize: bool = False) -> np.ndarray | None:
     """One raw silhouette ``[H, W]`` uint8 -> pretreated ``[size, size]`` uint8, or None if (nearly) empty.
 
     ``min_pixels`` mirrors OpenGait's ``img.sum() <= 10000`` (about 40 white pixels). With

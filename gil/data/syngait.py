@@ -128,9 +128,7 @@ def _outfits(preset: SynGaitPreset, seed: int, subject: int) -> dict[str, Outfit
 def _sequence(preset: SynGaitPreset, seed: int, subject: int, cond_index: int, view_index: int) -> _Sequence:
     walker = sample_walker(_rng(seed, 0, subject), preset.identity_spread)
     cond = preset.conditions[cond_index]
-    speed = 1.0 + preset.speed_jitter * float(
-        np.clip(_rng(seed, 1, subject, _ckey(cond)).standard_normal(), -2, 2)
-    )
+    speed = 1.0 + preset.speed_jitter * float(np.clip(_rng(seed, 1, subject, _ckey(cond)).standard_normal(), -2, 2))
     view = preset.views[view_index]
     rng = _rng(seed, 2, subject, _ckey(cond), view)
     return _Sequence(
@@ -254,23 +252,14 @@ def generate(
             f"{out} already exists and is not syngait {preset.name!r} with seed {seed}; "
             "remove it or choose another --out"
         )
-    if (
-        preset.train_subjects >= preset.subjects
-        or preset.frames[0] < 1
-        or preset.frames[0] > preset.frames[1]
-    ):
+    if preset.train_subjects >= preset.subjects or preset.frames[0] < 1 or preset.frames[0] > preset.frames[1]:
         raise ValueError(
-            f"preset {preset.name!r}: need 0 < train_subjects < subjects and "
-            f"1 <= frames[0] <= frames[1], got {preset}"
+            f"preset {preset.name!r}: need 0 < train_subjects < subjects and 1 <= frames[0] <= frames[1], got {preset}"
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    tasks = [
-        (preset, seed, si, ci, str(tmp))
-        for si in range(preset.subjects)
-        for ci in range(len(preset.conditions))
-    ]
+    tasks = [(preset, seed, si, ci, str(tmp)) for si in range(preset.subjects) for ci in range(len(preset.conditions))]
     workers = min(workers or os.cpu_count() or 1, len(tasks))
     bar = tqdm(total=len(tasks), disable=not progress, desc=f"syngait {preset.name}", unit="walk")
     try:

@@ -196,8 +196,7 @@ def pose(w: Walker, phi: np.ndarray, outfit: Outfit = Outfit()) -> tuple[np.ndar
         hip = pelvis + np.stack([side * w.hip_w * np.sin(psi), np.zeros(s), side * w.hip_w * np.cos(psi)], 1)
         alpha = rad(w.hip_mean + amp * w.hip_amp * np.cos(phase) + w.hip_h2 * np.cos(2 * phase))
         knee_flex = rad(
-            w.knee_stance * _vm(phase, 0.3 * np.pi, 6.0)
-            + amp * w.knee_swing * _vm(phase, w.knee_swing_at * np.pi, 4.0)
+            w.knee_stance * _vm(phase, 0.3 * np.pi, 6.0) + amp * w.knee_swing * _vm(phase, w.knee_swing_at * np.pi, 4.0)
         )
         beta = alpha - knee_flex
         lt, ls = w.leg * w.thigh_frac, w.leg * (1.0 - w.thigh_frac)

@@ -76,18 +76,14 @@ class GILConfig:
 
     def __post_init__(self) -> None:
         def bad(field: str, expected: str) -> ValueError:
-            return ValueError(
-                f"GeneralizedInterClassLoss: {field} must be {expected}, got {getattr(self, field)!r}"
-            )
+            return ValueError(f"GeneralizedInterClassLoss: {field} must be {expected}, got {getattr(self, field)!r}")
 
         if self.form not in FORMS:
             raise bad("form", f"one of {FORMS}")
         if self.pair_weight is not None and self.pair_weight not in PAIR_WEIGHTS:
             raise bad("pair_weight", f"one of {PAIR_WEIGHTS} (or None)")
         if self.pair_weight == "official" and self.form != "margin":
-            raise bad(
-                "pair_weight", f"'none' with form={self.form!r} (pair weights belong to the margin form)"
-            )
+            raise bad("pair_weight", f"'none' with form={self.form!r} (pair weights belong to the margin form)")
         if self.margin is not None and self.margin not in MARGINS:
             raise bad("margin", f"one of {MARGINS} (or None)")
         if self.margin is not None and self.form == "softmax_official":
@@ -101,9 +97,7 @@ class GILConfig:
         if not self.m_min <= self.m_max:
             raise bad("m_max", f">= m_min = {self.m_min}")
         default_margin = "none" if self.form == "softmax_official" else "adaptive"
-        object.__setattr__(
-            self, "pair_weight", self.pair_weight or ("official" if self.form == "margin" else "none")
-        )
+        object.__setattr__(self, "pair_weight", self.pair_weight or ("official" if self.form == "margin" else "none"))
         object.__setattr__(self, "margin", self.margin or default_margin)
 
 
@@ -220,9 +214,7 @@ class GeneralizedInterClassLoss(nn.Module):
         if cfg.margin == "fixed":
             return cfg.m0
         by_class = adaptive_margins(centres, cfg.m0, cfg.kappa, cfg.m_min, cfg.m_max)  # [p, C, C]
-        pairs = (
-            index.inverse[:, None] * index.num_classes + index.inverse[index.neg_idx]
-        )  # [n, m]: (y_a, y_n)
+        pairs = index.inverse[:, None] * index.num_classes + index.inverse[index.neg_idx]  # [n, m]: (y_a, y_n)
         return by_class.flatten(1).index_select(1, pairs.flatten()).view(-1, *pairs.shape)  # [p, n, m]
 
     @staticmethod
@@ -264,9 +256,7 @@ class GeneralizedInterClassLoss(nn.Module):
         with torch.no_grad():  # fraction of triplets (a ≠ p) with s_an + m > s_ap
             s_ap_real = s_ap.masked_fill(~not_self, float("inf"))  # self and padding: never below
             gap = s_an[..., :, None] - s_ap_real[..., None, :]  # [p, n, m, k]
-            active = gap.sign_().clamp_min_(0).flatten(1).sum(1).mean() / index.num_triplets(
-                exclude_self=True
-            )
+            active = gap.sign_().clamp_min_(0).flatten(1).sum(1).mean() / index.num_triplets(exclude_self=True)
         return per_part.mean(), {"mean_pair_weight": 1.0, "active_fraction": active}
 
     # --- 7. the authors' InfoLoss -------------------------------------------------------------------

@@ -40,12 +40,7 @@ def as_parts(embeddings: Tensor, labels: Tensor, name: str) -> tuple[Tensor, Ten
         raise ValueError(f"{name}: embeddings must be a tensor [n, p, c] (or [n, c] for p = 1), got {shape}")
     if not embeddings.is_floating_point():
         raise ValueError(f"{name}: embeddings must be floating point, got {embeddings.dtype}")
-    if (
-        not isinstance(labels, Tensor)
-        or labels.dim() != 1
-        or labels.is_floating_point()
-        or labels.is_complex()
-    ):
+    if not isinstance(labels, Tensor) or labels.dim() != 1 or labels.is_floating_point() or labels.is_complex():
         got = f"{labels.dtype} {tuple(labels.shape)}" if isinstance(labels, Tensor) else type(labels).__name__
         raise ValueError(f"{name}: labels must be an integer tensor [n], got {got}")
     if labels.shape[0] != embeddings.shape[0]:
@@ -157,9 +152,7 @@ class PairIndex:
         return int((pos * self.neg_valid.sum(1)).sum())
 
 
-def fill_padding(
-    first: Tensor, second: Tensor, index: PairIndex, first_kind: str = "pos"
-) -> tuple[Tensor, Tensor]:
+def fill_padding(first: Tensor, second: Tensor, index: PairIndex, first_kind: str = "pos") -> tuple[Tensor, Tensor]:
     """Mark padding so that every triplet-table entry ``first − second`` touching it is ``-inf``.
 
     ``first`` / ``second`` are ``[p, n, k]`` / ``[p, n, m]`` laid out like ``index.positives`` /

@@ -53,9 +53,7 @@ class LossSum(nn.Module):
     def extra_repr(self) -> str:
         return f"weights={self.weights}"
 
-    def forward(
-        self, outputs: Mapping[str, Tensor | None], labels: Tensor
-    ) -> tuple[Tensor, dict[str, float]]:
+    def forward(self, outputs: Mapping[str, Tensor | None], labels: Tensor) -> tuple[Tensor, dict[str, float]]:
         total: Tensor | None = None
         info: dict[str, float] = {}
         for name, loss_fn in self.terms.items():
@@ -91,9 +89,7 @@ def build_loss(config: Mapping[str, Mapping[str, object]]) -> LossSum:
         known = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
         for key in settings:
             if key not in known:
-                raise ValueError(
-                    f"loss.{name}.{key}: unknown setting for {cls.__name__}; known: {['weight', *known]}"
-                )
+                raise ValueError(f"loss.{name}.{key}: unknown setting for {cls.__name__}; known: {['weight', *known]}")
         terms[name] = cls(**settings)
         weights[name] = weight
     return LossSum(terms, weights)

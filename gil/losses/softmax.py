@@ -42,11 +42,7 @@ class CrossEntropyLoss(nn.Module):
 
     def forward(self, logits: Tensor, labels: Tensor) -> tuple[Tensor, dict[str, float]]:
         if not isinstance(logits, Tensor) or logits.dim() not in (2, 3) or not logits.is_floating_point():
-            got = (
-                f"{logits.dtype} {tuple(logits.shape)}"
-                if isinstance(logits, Tensor)
-                else type(logits).__name__
-            )
+            got = f"{logits.dtype} {tuple(logits.shape)}" if isinstance(logits, Tensor) else type(logits).__name__
             raise ValueError(
                 f"CrossEntropyLoss: logits must be a float tensor [n, p, classes] or [n, classes], got {got}"
             )

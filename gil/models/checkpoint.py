@@ -45,8 +45,10 @@ def opengait_key_map(model: nn.Module) -> dict[str, str | tuple[str, ...]]:
     for key, value in model.state_dict().items():
         hits = [(match, template) for regex, template in rules if (match := regex.fullmatch(key))]
         if len(hits) != 1:
-            raise KeyError(f"{type(model).__name__}: state-dict key {key!r} matches {len(hits)} OpenGait "
-                           "key rules, expected exactly 1")
+            raise KeyError(
+                f"{type(model).__name__}: state-dict key {key!r} matches {len(hits)} OpenGait "
+                "key rules, expected exactly 1"
+            )
         name = hits[0][0].expand(hits[0][1])
         out[key] = tuple(name.replace("*", str(i)) for i in range(value.shape[0])) if "*" in name else name
     return out
@@ -76,8 +78,7 @@ def _read_state_dict(path: str | os.PathLike[str]) -> tuple[Mapping[str, Tensor]
     elif isinstance(ckpt, Mapping) and all(isinstance(v, Tensor) for v in ckpt.values()):
         state, iteration = ckpt, None  # a bare state dict
     else:
-        raise ValueError(f"{os.fspath(path)}: expected OpenGait's {{'model': state_dict, ...}} "
-                         "or a bare state dict")
+        raise ValueError(f"{os.fspath(path)}: expected OpenGait's {{'model': state_dict, ...}} or a bare state dict")
     if state and all(k.startswith("module.") for k in state):  # saved from a DDP wrapper
         state = {k.removeprefix("module."): v for k, v in state.items()}
     losses = [k for k in state if k.startswith("loss_aggregator.")]
@@ -87,9 +88,7 @@ def _read_state_dict(path: str | os.PathLike[str]) -> tuple[Mapping[str, Tensor]
     return state, (int(iteration) if isinstance(iteration, int) else None)
 
 
-def load_opengait_checkpoint(
-    path: str | os.PathLike[str], model: nn.Module, strict: bool = True
-) -> LoadReport:
+def load_opengait_checkpoint(path: str | os.PathLike[str], model: nn.Module, strict: bool = True) -> LoadReport:
     """Load an OpenGait ``.pt`` checkpoint into ``model`` (built with the matching registry name).
 
     Reads with ``torch.load(..., weights_only=True)`` on CPU; maps OpenGait keys onto ours with
@@ -110,8 +109,11 @@ def load_opengait_checkpoint(
         if absent:
             continue
         want = ours[key].shape[1:] if stacked else ours[key].shape
-        bad = [f"{n}: file shape {tuple(state[n].shape)} != model shape {tuple(want)} (our {key})"
-               for n in names if state[n].shape != want]
+        bad = [
+            f"{n}: file shape {tuple(state[n].shape)} != model shape {tuple(want)} (our {key})"
+            for n in names
+            if state[n].shape != want
+        ]
         if bad:
             mismatched += bad
             continue
@@ -121,8 +123,7 @@ def load_opengait_checkpoint(
     unexpected = sorted(set(state) - used)
     report = LoadReport(tuple(loaded), tuple(missing), tuple(unexpected), tuple(mismatched), iteration)
     if not report.ok:
-        groups = (("missing", report.missing), ("unexpected", report.unexpected),
-                  ("shape mismatch", report.mismatched))
+        groups = (("missing", report.missing), ("unexpected", report.unexpected), ("shape mismatch", report.mismatched))
         problems = "; ".join(f"{label}: {', '.join(keys)}" for label, keys in groups if keys)
         message = f"{os.fspath(path)} does not fit {type(model).__name__}: {problems}"
         if strict:

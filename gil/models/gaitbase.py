@@ -46,8 +46,7 @@ class GaitBase(nn.Module):
     multiplies them by its scale, 16).
     """
 
-    def __init__(self, num_classes: int, width: float = 1.0,
-                 config: GaitBaseConfig = GaitBaseConfig()) -> None:
+    def __init__(self, num_classes: int, width: float = 1.0, config: GaitBaseConfig = GaitBaseConfig()) -> None:
         super().__init__()
         self.config = config
         c = [scaled(ch, width) for ch in config.channels]

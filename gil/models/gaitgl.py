@@ -74,16 +74,22 @@ class GaitGL(nn.Module):
         self.config = config
         c = [scaled(ch, width) for ch in config.channels]
         reps, hv = (2 if config.deep else 1), config.halving
-        self.stem = nn.ModuleList([nn.Conv3d(1 if i == 0 else c[0], c[0], 3, padding=1, bias=False)
-                                   for i in range(reps)])
+        self.stem = nn.ModuleList(
+            [nn.Conv3d(1 if i == 0 else c[0], c[0], 3, padding=1, bias=False) for i in range(reps)]
+        )
         self.lta = nn.Conv3d(c[0], c[0], (3, 1, 1), stride=(3, 1, 1), bias=False)
         ins = [c[0], c[1], c[2]]  # stage inputs
         outs = [c[1], c[2], c[-1]]  # CASIA-B: the last stage keeps c[2] channels
         self.stages = nn.ModuleList()
         for i in range(3):
-            self.stages.append(nn.ModuleList([
-                GLConv(ins[i] if j == 0 else outs[i], outs[i], hv, concat=(i == 2 and j == reps - 1))
-                for j in range(reps)]))
+            self.stages.append(
+                nn.ModuleList(
+                    [
+                        GLConv(ins[i] if j == 0 else outs[i], outs[i], hv, concat=(i == 2 and j == reps - 1))
+                        for j in range(reps)
+                    ]
+                )
+            )
         self.gem = GeMHPP((config.parts,))
         self.head = SeparateFCs(config.parts, c[-1], c[-1])
         self.bn = nn.BatchNorm1d(c[-1])
@@ -124,14 +130,17 @@ class GaitGL(nn.Module):
             (r"classifier\.weight", "Head1.fc_bin"),
         ]
         if self.config.deep:  # nn.Sequential stem (conv, act, conv, act) and two GLConvs per stage
-            rules += [(r"stem\.0\.weight", "conv3d.0.conv3d.weight"),
-                      (r"stem\.1\.weight", "conv3d.2.conv3d.weight")]
-            rules += [(rf"stages\.{i}\.(\d)\.(global|local)_conv\.weight",
-                       rf"{name}.\1.\2_conv3d.conv3d.weight") for i, name in enumerate(names)]
+            rules += [(r"stem\.0\.weight", "conv3d.0.conv3d.weight"), (r"stem\.1\.weight", "conv3d.2.conv3d.weight")]
+            rules += [
+                (rf"stages\.{i}\.(\d)\.(global|local)_conv\.weight", rf"{name}.\1.\2_conv3d.conv3d.weight")
+                for i, name in enumerate(names)
+            ]
         else:
             rules += [(r"stem\.0\.weight", "conv3d.0.conv3d.weight")]
-            rules += [(rf"stages\.{i}\.0\.(global|local)_conv\.weight", rf"{name}.\1_conv3d.conv3d.weight")
-                      for i, name in enumerate(names)]
+            rules += [
+                (rf"stages\.{i}\.0\.(global|local)_conv\.weight", rf"{name}.\1_conv3d.conv3d.weight")
+                for i, name in enumerate(names)
+            ]
         return tuple(rules)
 
 

@@ -99,8 +99,9 @@ class TemporalFeatureAggregator(nn.Module):
         m = None if mask is None else mask[:, None, :].to(x.dtype)  # [n, 1, s]
         if m is not None:
             x = x * m
-        f = (self._template(x, m, 3) * self._attention(x, m, self.conv3x1_in, self.conv3x1_out)
-             + self._template(x, m, 5) * self._attention(x, m, self.conv3x3_in, self.conv3x3_out))
+        f = self._template(x, m, 3) * self._attention(x, m, self.conv3x1_in, self.conv3x1_out) + self._template(
+            x, m, 5
+        ) * self._attention(x, m, self.conv3x3_in, self.conv3x3_out)
         if m is not None:
             f = f.masked_fill(m == 0, float("-inf"))
         return f.max(-1).values.view(n, p, c)  # [n, p * c] -> [n, p, c]
@@ -112,8 +113,9 @@ class GaitPart(nn.Module):
     ``num_classes`` is unused (OpenGait trains GaitPart with the triplet loss alone).
     """
 
-    def __init__(self, num_classes: int | None = None, width: float = 1.0,
-                 config: GaitPartConfig = GaitPartConfig()) -> None:
+    def __init__(
+        self, num_classes: int | None = None, width: float = 1.0, config: GaitPartConfig = GaitPartConfig()
+    ) -> None:
         super().__init__()
         self.config = config
         self.backbone, c = _backbone(config.layers, width)

@@ -54,8 +54,9 @@ class GaitSet(nn.Module):
     triplet loss alone.
     """
 
-    def __init__(self, num_classes: int | None = None, width: float = 1.0,
-                 config: GaitSetConfig = GaitSetConfig()) -> None:
+    def __init__(
+        self, num_classes: int | None = None, width: float = 1.0, config: GaitSetConfig = GaitSetConfig()
+    ) -> None:
         super().__init__()
         self.config = config
         c1, c2, c3 = (scaled(c, width) for c in config.channels)

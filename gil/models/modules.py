@@ -54,8 +54,9 @@ def frame_mask(sils: Tensor, lengths: Tensor | None) -> Tensor | None:
         return None
     n, s = sils.shape[:2]
     if lengths.shape != (n,) or lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
-        raise ValueError(f"lengths must be an integer tensor of shape [{n}], got {lengths.dtype} "
-                         f"{tuple(lengths.shape)}")
+        raise ValueError(
+            f"lengths must be an integer tensor of shape [{n}], got {lengths.dtype} {tuple(lengths.shape)}"
+        )
     lengths = lengths.to(sils.device)
     if bool((lengths < 1).any()) or bool((lengths > s).any()):
         raise ValueError(f"lengths must lie in [1, {s}] (the padded frame count), got {lengths.tolist()}")

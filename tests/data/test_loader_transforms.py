@@ -51,10 +51,7 @@ def test_train_loader_shapes_and_determinism_across_workers_and_resume(tiny_root
         assert torch.equal(xa, xb) and torch.equal(ya, yb)
     for (xa, ya), (xc, yc) in zip(a[1:], c, strict=True):
         assert torch.equal(xa, xc) and torch.equal(ya, yc)
-    ranks = [
-        _batches(build_train_loader(ds, 2, 2, 6, (32, 22), seed=3, rank=r, world_size=2), 1)[0]
-        for r in range(2)
-    ]
+    ranks = [_batches(build_train_loader(ds, 2, 2, 6, (32, 22), seed=3, rank=r, world_size=2), 1)[0] for r in range(2)]
     assert torch.equal(torch.cat([r[0] for r in ranks]), a[0][0])
 
 

@@ -85,9 +85,7 @@ def test_float_pkls_become_uint8(tmp_path):
     assert GaitDataset(tmp_path / "r")[0].max() == 255
 
 
-@pytest.mark.parametrize(
-    "case", ["missing_root", "empty_root", "empty_subject", "empty_cond", "no_pkl", "subject"]
-)
+@pytest.mark.parametrize("case", ["missing_root", "empty_root", "empty_subject", "empty_cond", "no_pkl", "subject"])
 def test_bad_layout_names_the_path(tmp_path, case):
     root = _layout(tmp_path / "root")
     expect, subjects = root, None

@@ -23,9 +23,7 @@ def test_normalize_frame_crops_scales_and_centres():
 def test_round_trip_on_syngait_pngs(tmp_path):
     # noise-free walkers, so the only differences are resampling (raw 110 px tall -> 64 rows)
     preset = replace(PRESETS["tiny"], noise=0.0, drop_prob=0.0, conditions=("nm-01", "bg-01"), views=(0, 90))
-    ref_root = generate(
-        replace(preset, subjects=2, train_subjects=1), tmp_path / "ref", workers=1, progress=False
-    )
+    ref_root = generate(replace(preset, subjects=2, train_subjects=1), tmp_path / "ref", workers=1, progress=False)
     raw = write_raw_pngs(tmp_path / "raw", preset, seed=0, subjects=1)
     png = next(raw.rglob("*.png"))
     assert Image.open(png).size == (320, 240)
@@ -56,7 +54,5 @@ def test_cli(tiny_root, tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     assert main(["data", "generate", "--preset", "tiny", "--out", str(tiny_root), "--seed", "1"]) == 2
     raw = write_raw_pngs(tmp_path / "raw", "tiny", subjects=1, conditions=("nm-01",), views=(90,))
-    assert (
-        main(["data", "pretreat", "--src", str(raw), "--dst", str(tmp_path / "pkl"), "--workers", "1"]) == 0
-    )
+    assert main(["data", "pretreat", "--src", str(raw), "--dst", str(tmp_path / "pkl"), "--workers", "1"]) == 0
     assert "1 sequences written" in capsys.readouterr().out

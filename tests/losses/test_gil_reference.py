@@ -25,11 +25,7 @@ CONFIGS = (
         for m in ("fixed", "adaptive")
         for lam in (0.0, 0.1)
     ]
-    + [
-        dict(form="softmax", margin=m, uniformity_weight=lam)
-        for m in ("fixed", "adaptive")
-        for lam in (0.0, 0.1)
-    ]
+    + [dict(form="softmax", margin=m, uniformity_weight=lam) for m in ("fixed", "adaptive") for lam in (0.0, 0.1)]
     + [dict(form="softmax_official", uniformity_weight=lam) for lam in (0.0, 0.1)]
 )
 
@@ -80,10 +76,7 @@ def reference_gil(e, labels, form, pair_weight="none", margin="fixed", uniformit
         mu = centres(ed, k)
         weights_seen += [w[k][i][j] for i in range(n) for j in range(n)]
         margins_seen += [
-            margin_of(k, mu, labels[a], labels[b])
-            for a in range(n)
-            for b in range(n)
-            if labels[a] != labels[b]
+            margin_of(k, mu, labels[a], labels[b]) for a in range(n) for b in range(n) if labels[a] != labels[b]
         ]
         if form == "margin":  # 2.
             s, nonzero = 0.0, 0
@@ -94,9 +87,7 @@ def reference_gil(e, labels, form, pair_weight="none", margin="fixed", uniformit
                             continue
                         d_ap = _norm(e[a, k] - e[p, k]) if p != a else torch.zeros((), dtype=e.dtype)
                         d_aq = _norm(e[a, k] - e[q, k])
-                        h = torch.relu(
-                            w[k][a][p] * d_ap - w[k][a][q] * d_aq + margin_of(k, mu, labels[a], labels[q])
-                        )
+                        h = torch.relu(w[k][a][p] * d_ap - w[k][a][q] * d_aq + margin_of(k, mu, labels[a], labels[q]))
                         s = s + h
                         nonzero += int(h.item() > 0)
                         total += 1
@@ -209,9 +200,7 @@ GRADCHECK = [
 def test_gradcheck(cfg):
     e, y = _batch([0, 0, 1, 1, 1, 2], parts=2, dims=3, seed=3)
     loss_fn = GeneralizedInterClassLoss(**cfg)
-    assert torch.autograd.gradcheck(
-        lambda x: loss_fn(x, y)[0], (e.requires_grad_(True),), eps=1e-6, atol=1e-5
-    )
+    assert torch.autograd.gradcheck(lambda x: loss_fn(x, y)[0], (e.requires_grad_(True),), eps=1e-6, atol=1e-5)
 
 
 def test_reference_softmax_is_a_log_ratio():

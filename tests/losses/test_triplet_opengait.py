@@ -100,9 +100,9 @@ def test_triplet_zero_when_classes_are_far_apart():
 
 def test_official_pair_weighted_triplet_equals_the_authors():
     e, y = _pxk()
-    ours, _ = GeneralizedInterClassLoss(
-        form="margin", pair_weight="official", margin="fixed", uniformity_weight=0
-    )(e, y)
+    ours, _ = GeneralizedInterClassLoss(form="margin", pair_weight="official", margin="fixed", uniformity_weight=0)(
+        e, y
+    )
     ncp = e.permute(0, 2, 1)
     theirs = opengait_triplet(ncp, y, weight=authors_pair_weight(ncp))
     assert ours.item() == pytest.approx(theirs.item(), abs=1e-6)

@@ -9,8 +9,14 @@ CLASSES = 7
 PRESET = dict(h=32, w=22, width=0.25)  # the CPU presets' input size and width
 PARTS = {"gaitset": 62, "gaitpart": 16, "gaitgl": 64, "gaitbase": 16}
 DIMS = {  # embedding size at width 1.0 (OpenGait configs)
-    "gaitset": 256, "gaitpart": 128, "gaitgl": 128, "gaitbase": 256,
-    "gaitset_oumvlp": 256, "gaitpart_oumvlp": 256, "gaitgl_oumvlp": 256, "gaitbase_oumvlp": 256,
+    "gaitset": 256,
+    "gaitpart": 128,
+    "gaitgl": 128,
+    "gaitbase": 256,
+    "gaitset_oumvlp": 256,
+    "gaitpart_oumvlp": 256,
+    "gaitgl_oumvlp": 256,
+    "gaitbase_oumvlp": 256,
 }
 HAS_LOGITS = {"gaitgl", "gaitbase"}
 NAMES = sorted(MODELS)
@@ -64,10 +70,10 @@ def test_padded_batch_equals_one_at_a_time(name):
     with torch.no_grad():
         batch = model(x, lengths)
         for i, length in enumerate(lengths.tolist()):
-            alone = model(x[i:i + 1, :length])
+            alone = model(x[i : i + 1, :length])
             for key in ("embeddings", "logits"):
                 if alone[key] is not None:
-                    torch.testing.assert_close(batch[key][i:i + 1], alone[key], rtol=1e-9, atol=1e-10)
+                    torch.testing.assert_close(batch[key][i : i + 1], alone[key], rtol=1e-9, atol=1e-10)
 
 
 @pytest.mark.parametrize("name", NAMES)

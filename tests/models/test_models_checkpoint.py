@@ -35,20 +35,32 @@ def resnet9_block(prefix, downsample):  # torchvision BasicBlock names
 # modeling/modules.py, backbones/plain.py, backbones/resnet.py) and the CASIA-B configs.
 OPENGAIT_KEYS = {
     "gaitset": {f"set_block{b}.forward_block.{i}.conv.weight" for b in (1, 2, 3) for i in (0, 2)}
-    | {f"gl_block{b}.{i}.conv.weight" for b in (2, 3) for i in (0, 2)} | {"Head.fc_bin"},
+    | {f"gl_block{b}.{i}.conv.weight" for b in (2, 3) for i in (0, 2)}
+    | {"Head.fc_bin"},
     "gaitpart": {f"Backbone.forward_block.feature.{i}.conv.weight" for i in (0, 2, 5, 7, 10, 12)}
     | {f"TFA.pooling_func.conv1d3x{k}.{p}.{i}.conv.weight" for k in (1, 3) for p in range(16) for i in (0, 2)}
     | {"Head.fc_bin"},
     "gaitgl": {"conv3d.0.conv3d.weight", "LTA.0.conv3d.weight", "HPP.p", "Head0.fc_bin", "Head1.fc_bin"}
-    | {f"{m}.{b}_conv3d.conv3d.weight" for m in ("GLConvA0", "GLConvA1", "GLConvB2")
-       for b in ("global", "local")}
+    | {f"{m}.{b}_conv3d.conv3d.weight" for m in ("GLConvA0", "GLConvA1", "GLConvB2") for b in ("global", "local")}
     | bn("Bn"),
-    "gaitgl_oumvlp": {"conv3d.0.conv3d.weight", "conv3d.2.conv3d.weight", "LTA.0.conv3d.weight", "HPP.p",
-                      "Head0.fc_bin", "Head1.fc_bin"}
-    | {f"{m}.{j}.{b}_conv3d.conv3d.weight" for m in ("GLConvA0", "GLConvA1", "GLConvB2") for j in (0, 1)
-       for b in ("global", "local")} | bn("Bn"),
+    "gaitgl_oumvlp": {
+        "conv3d.0.conv3d.weight",
+        "conv3d.2.conv3d.weight",
+        "LTA.0.conv3d.weight",
+        "HPP.p",
+        "Head0.fc_bin",
+        "Head1.fc_bin",
+    }
+    | {
+        f"{m}.{j}.{b}_conv3d.conv3d.weight"
+        for m in ("GLConvA0", "GLConvA1", "GLConvB2")
+        for j in (0, 1)
+        for b in ("global", "local")
+    }
+    | bn("Bn"),
     "gaitbase": {"Backbone.forward_block.conv1.conv.weight", "FCs.fc_bin", "BNNecks.fc_bin"}
-    | bn("Backbone.forward_block.bn1") | bn("BNNecks.bn1d")
+    | bn("Backbone.forward_block.bn1")
+    | bn("BNNecks.bn1d")
     | set().union(*(resnet9_block(f"Backbone.forward_block.layer{i}.0", i > 1) for i in (1, 2, 3, 4))),
 }
 
@@ -62,9 +74,15 @@ def test_exported_keys_are_opengaits(name):
 
 def save_opengait(path, state, iteration=1234):
     """A checkpoint laid out as OpenGait's BaseModel.save_ckpt writes it."""
-    torch.save({"model": state, "optimizer": {"state": {}, "param_groups": [{"lr": 0.1, "params": [0]}]},
-                "scheduler": {"milestones": collections.Counter({10000: 1}), "last_epoch": iteration},
-                "iteration": iteration}, path)
+    torch.save(
+        {
+            "model": state,
+            "optimizer": {"state": {}, "param_groups": [{"lr": 0.1, "params": [0]}]},
+            "scheduler": {"milestones": collections.Counter({10000: 1}), "last_epoch": iteration},
+            "iteration": iteration,
+        },
+        path,
+    )
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

@@ -20,7 +20,7 @@ def test_hpp_equals_opengait_split_when_bins_divide_rows():
     for b in (4, 2, 1):
         rows = 8 // b
         for i in range(b):
-            strip = x[:, :, i * rows:(i + 1) * rows, :].flatten(2)  # OpenGait: x.view(n, c, b, -1)
+            strip = x[:, :, i * rows : (i + 1) * rows, :].flatten(2)  # OpenGait: x.view(n, c, b, -1)
             parts.append(strip.mean(-1) + strip.max(-1).values)
     torch.testing.assert_close(out, torch.stack(parts, 1), rtol=0, atol=1e-12)
 
@@ -37,8 +37,9 @@ def test_hpp_keeps_part_count_when_bins_exceed_rows():
 def test_gem_equals_reference():
     x = torch.rand(2, 3, 4, 5, dtype=torch.float64)
     gem = GeMHPP((2,)).double()
-    ref = torch.stack([(x[:, :, 2 * i:2 * i + 2].clamp(min=1e-6) ** 6.5).flatten(2).mean(-1) ** (1 / 6.5)
-                       for i in range(2)], 1)
+    ref = torch.stack(
+        [(x[:, :, 2 * i : 2 * i + 2].clamp(min=1e-6) ** 6.5).flatten(2).mean(-1) ** (1 / 6.5) for i in range(2)], 1
+    )
     torch.testing.assert_close(gem(x), ref)
 
 

@@ -1,0 +1,53 @@
+"""Figures for the notebooks (matplotlib + seaborn). Each function takes data and returns a Figure.
+
+Nothing here computes a result: protocols live in :mod:`gil.evaluate`, geometry in :mod:`gil.metrics`.
+:mod:`gil.plots.results` draws runs and their evaluation, :mod:`gil.plots.anatomy` the toy problem and the data.
+"""
+
+from gil.plots._style import CONDITION_ORDER
+from gil.plots.anatomy import (
+    TOY_HISTORY_PANELS,
+    dataset_overview,
+    image_grid,
+    margin_curves,
+    pair_matrices,
+    sphere_panels,
+    toy_history_panels,
+)
+from gil.plots.results import (
+    adaptive_margin_panels,
+    centre_angle_panels,
+    distance_histograms,
+    embedding_maps,
+    histograms,
+    interval_bars,
+    margin_panels,
+    metric_panels,
+    rank1_difference_heatmaps,
+    rank1_heatmaps,
+    rank1_per_view,
+    training_curves,
+)
+
+__all__ = [
+    "CONDITION_ORDER",
+    "sphere_panels",
+    "pair_matrices",
+    "margin_curves",
+    "toy_history_panels",
+    "image_grid",
+    "dataset_overview",
+    "TOY_HISTORY_PANELS",
+    "training_curves",
+    "rank1_heatmaps",
+    "rank1_per_view",
+    "histograms",
+    "distance_histograms",
+    "embedding_maps",
+    "interval_bars",
+    "metric_panels",
+    "margin_panels",
+    "centre_angle_panels",
+    "adaptive_margin_panels",
+    "rank1_difference_heatmaps",
+]

@@ -25,10 +25,9 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-$(DATA)/partition.json: | $(STAMP)
+# always asked: a no-op when $(DATA) holds this preset already, a clear error when it holds an older one
+data: setup
 	$(PY) -m gil data generate --preset $(PRESET) --out $(DATA) --workers $(WORKERS)
-
-data: $(DATA)/partition.json
 
 test: setup
 	$(PY) -m pytest -n 2
@@ -45,6 +44,7 @@ book: setup data
 
 study: setup data
 	$(PY) -m gil study --data $(DATA) --out results/study
+	$(PY) -m gil calibrate --data $(DATA) --out results/study
 
 clean:
 	rm -rf $(VENV) book/_build book/notebooks

@@ -1,4 +1,4 @@
-"""Command line: gil data | train | eval | bench | book | study (also `python -m gil`).
+"""Command line: gil data | train | eval | bench | book | study | calibrate (also `python -m gil`).
 
 Each command group registers itself through an ``add_parser(commands)`` function that sets ``func`` on its
 sub-parser; ``data`` lives beside the data code, the rest is here.
@@ -125,7 +125,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from gil import book, study
+    from gil import book, calibration, study
     from gil.data import cli as data_cli
 
     parser = argparse.ArgumentParser(prog="gil", description=__doc__.splitlines()[0])
@@ -135,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_parser(commands)
     book.add_parser(commands)
     study.add_parser(commands)
+    calibration.add_parser(commands)
     return parser
 
 

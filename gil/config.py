@@ -35,6 +35,9 @@ class DataConfig:
     p: int = 8  # identities per batch
     k: int = 16  # sequences per identity
     workers: int = 2  # DataLoader worker processes
+    # the calibration's single-frame control: train on one random frame repeated `frames` times and test on
+    # each sequence's middle frame repeated likewise, so the model sees shape but no motion
+    single_frame: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,9 +105,21 @@ class RunConfig:
         return _plain(dataclasses.asdict(self))
 
     def fingerprint(self) -> str:
-        """Short hash of everything that changes the trained weights (not logging or worker counts)."""
+        """Short hash of everything that changes the trained weights (not logging or worker counts).
+
+        The data root counts relative to the project root (so clones elsewhere agree), and a generated
+        embedded data set also by its ``syngait.json`` (preset, seed, version): regenerating the data with
+        other difficulty knobs gives new fingerprints, so no cached run of the old data is reused.
+        """
         content = self.to_dict()
         content["data"].pop("workers")
+        root = self.data_root()
+        content["data"]["root"] = (
+            root.relative_to(PROJECT_ROOT).as_posix() if root.is_relative_to(PROJECT_ROOT) else str(root)
+        )
+        generated = root / "syngait.json"
+        if generated.is_file():
+            content["data"]["syngait"] = hashlib.sha256(generated.read_bytes()).hexdigest()[:10]
         for key in ("log_every", "checkpoint_every", "threads", "device"):
             content["trainer"].pop(key)
         content.pop("name")

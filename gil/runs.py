@@ -58,7 +58,11 @@ def evaluate_model(
     """
     dataset = GaitDataset(config.data_root(), subjects=list(partition_of(config).test))
     loader = build_test_loader(
-        dataset, resolution=config.data.resolution, batch_size=config.eval.batch_size, workers=config.data.workers
+        dataset,
+        resolution=config.data.resolution,
+        batch_size=config.eval.batch_size,
+        workers=config.data.workers,
+        single_frame=config.data.frames if config.data.single_frame else 0,
     )
     embeddings = extract_embeddings(model, loader, device, progress=progress)
     subjects = [r.subject for r in dataset.records]

@@ -116,10 +116,41 @@ def machine() -> dict[str, Any]:
     }
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename (never a half-written file)."""
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def read_provenance(out: Path, command: str, base: str, overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """``out/provenance.json`` with its header refreshed (last command, base, overrides, machine)."""
+    path = out / "provenance.json"
+    provenance = json.loads(path.read_text()) if path.is_file() else {}
+    provenance.update(command=command, base_config=base, overrides=overrides or {}, machine=machine())
+    provenance.setdefault("cells", [])
+    return provenance
+
+
+def merge_cell(
+    out: Path, variant: str, seed: int, rows: list[dict[str, Any]], entry: dict[str, Any], provenance: dict[str, Any]
+) -> None:
+    """Put one cell's rows into ``out/ablation.csv`` and its entry into ``out/provenance.json``, replacing an
+    older copy of the same variant × seed and keeping every other cell (so one cell can be rerun in place)."""
+    path = out / "ablation.csv"
+    old = pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=ABLATION_COLUMNS)
+    same = (old["variant"] == variant) & (old["seed"] == seed)
+    frame = pd.concat([old[~same], pd.DataFrame(rows, columns=ABLATION_COLUMNS)], ignore_index=True)
+    order = {v: i for i, v in enumerate(VARIANTS)}
+    frame = frame.sort_values(
+        ["seed", "variant"], key=lambda c: c.map(order) if c.name == "variant" else c, kind="stable"
+    )
+    write_atomic(path, frame.to_csv(index=False, float_format="%.4f"))
+    kept = [c for c in provenance["cells"] if (c["variant"], c["seed"]) != (variant, seed)]
+    provenance["cells"] = kept + [
+        {**entry, "command": provenance["command"], "commit": provenance["machine"]["commit"]}
+    ]
+    write_atomic(out / "provenance.json", json.dumps(provenance, indent=2))
 
 
 def run_study(
@@ -132,25 +163,17 @@ def run_study(
     command: str | None = None,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Run every (variant, seed) cell; ``ablation.csv`` and ``provenance.json`` are rewritten after each cell."""
+    """Run every (variant, seed) cell, merging each into ``ablation.csv`` and ``provenance.json`` as it
+    finishes (cells of other variants or seeds already in ``out`` are kept); returns this call's rows."""
     out = resolve_path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
-    provenance = {
-        "command": command or " ".join(sys.argv),
-        "base_config": base,
-        "overrides": overrides or {},
-        "machine": machine(),
-        "cells": [],
-    }
+    provenance = read_provenance(out, command or " ".join(sys.argv), base, overrides)
     for seed in seeds:  # seed-major: a partial study still has every variant for the first seeds
         for variant in variants:
             cell, entry = run_cell(variant, seed, runs_root, base, overrides, progress)
             rows += cell
-            provenance["cells"].append(entry)
-            frame = pd.DataFrame(rows, columns=ABLATION_COLUMNS)
-            _write_atomic(out / "ablation.csv", frame.to_csv(index=False, float_format="%.4f"))
-            _write_atomic(out / "provenance.json", json.dumps(provenance, indent=2))
+            merge_cell(out, variant, seed, cell, entry, provenance)
     return pd.DataFrame(rows, columns=ABLATION_COLUMNS)
 
 

@@ -195,6 +195,7 @@ class Trainer:
             k=cfg.data.k,
             frames=cfg.data.frames,
             resolution=cfg.data.resolution,
+            single_frame=cfg.data.single_frame,
             seed=cfg.trainer.seed,
             rank=self.env.rank,
             world_size=self.env.world_size,

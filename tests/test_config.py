@@ -109,3 +109,15 @@ def test_fingerprint_ignores_logging_but_not_training_fields():
     )
     assert base.fingerprint() != config_lib.from_dict({"trainer": {"seed": 1}}).fingerprint()
     assert base.fingerprint() != config_lib.from_dict({"loss": {"terms": {"gil": {}}}}).fingerprint()
+
+
+def test_fingerprint_is_the_same_for_a_relative_and_absolute_root_and_follows_the_generated_data(tmp_path):
+    relative = config_lib.from_dict({"data": {"root": "data/syngait-small"}})
+    absolute = config_lib.from_dict({"data": {"root": str(PROJECT_ROOT / "data" / "syngait-small")}})
+    assert relative.fingerprint() == absolute.fingerprint()
+    config = config_lib.from_dict({"data": {"root": str(tmp_path)}})
+    before = config.fingerprint()
+    (tmp_path / "syngait.json").write_text('{"preset": {"coat_strength": 1.0}}\n')
+    first = config.fingerprint()
+    (tmp_path / "syngait.json").write_text('{"preset": {"coat_strength": 2.0}}\n')
+    assert len({before, first, config.fingerprint()}) == 3  # regenerated data never reuses a cached run

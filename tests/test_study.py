@@ -78,3 +78,28 @@ def test_one_cell_from_the_cli_writes_rows_and_provenance(tiny_root, tmp_path):
     provenance = json.loads((out / "provenance.json").read_text())
     assert provenance["machine"]["torch"] and provenance["cells"][0]["variant"] == "gil_margin"
     assert "--variant gil_margin" in provenance["command"]
+
+
+def _rows(variant: str, seed: int, value: float) -> list[dict]:
+    return [
+        {"variant": variant, "seed": seed, "condition": c, "rank1": value, "map": value} for c in ("NM", "BG", "CL")
+    ]
+
+
+def test_cells_merge_into_the_study_folder_and_a_rerun_replaces_its_own_rows(tmp_path):
+    provenance = study.read_provenance(tmp_path, "gil study", study.BASE_CONFIG, {})
+    study.merge_cell(
+        tmp_path, "gil_margin", 1, _rows("gil_margin", 1, 50.0), {"variant": "gil_margin", "seed": 1}, provenance
+    )
+    study.merge_cell(tmp_path, "triplet", 0, _rows("triplet", 0, 40.0), {"variant": "triplet", "seed": 0}, provenance)
+    again = study.read_provenance(tmp_path, "gil study --seed 1", study.BASE_CONFIG, {})
+    study.merge_cell(
+        tmp_path, "gil_margin", 1, _rows("gil_margin", 1, 55.0), {"variant": "gil_margin", "seed": 1}, again
+    )
+    frame = pd.read_csv(tmp_path / "ablation.csv")
+    assert len(frame) == 6  # two cells, three conditions each; the rerun replaced its own rows
+    assert list(frame["variant"]) == ["triplet"] * 3 + ["gil_margin"] * 3  # seed-major, variants in study order
+    assert set(frame.loc[frame["variant"] == "gil_margin", "rank1"]) == {55.0}
+    cells = json.loads((tmp_path / "provenance.json").read_text())["cells"]
+    assert [(c["variant"], c["seed"]) for c in cells] == [("triplet", 0), ("gil_margin", 1)]
+    assert cells[1]["command"] == "gil study --seed 1" and "commit" in cells[1]

@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from gil.data.sampler import PKBatchSampler
-from gil.data.transforms import prepare, sample_clip
+from gil.data.transforms import prepare, sample_clip, single_frame_clip
 
 
 class _ClipBatches:
@@ -33,8 +33,9 @@ class _ClipBatches:
 
 
 class _ClipDataset(Dataset):
-    def __init__(self, dataset, frames: int, resolution: tuple[int, int]):
+    def __init__(self, dataset, frames: int, resolution: tuple[int, int], single_frame: bool = False):
         self.dataset, self.frames, self.resolution = dataset, frames, resolution
+        self.single_frame = single_frame
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -42,7 +43,11 @@ class _ClipDataset(Dataset):
     def __getitem__(self, item: tuple[int, tuple[int, int, int]]) -> tuple[np.ndarray, int]:
         index, key = item
         rng = np.random.default_rng(np.random.SeedSequence([1, *key]))
-        clip = sample_clip(self.dataset[index], self.frames, rng)
+        sequence = self.dataset[index]
+        if self.single_frame:
+            clip = single_frame_clip(sequence, self.frames, int(rng.integers(0, len(sequence))))
+        else:
+            clip = sample_clip(sequence, self.frames, rng)
         return prepare(clip, self.resolution), self.dataset.labels[index]
 
 
@@ -62,14 +67,16 @@ def build_train_loader(
     world_size: int = 1,
     workers: int = 0,
     start_batch: int = 0,
+    single_frame: bool = False,
 ) -> DataLoader:
     """Infinite loader of ``(sils float32 [n, s, h, w], labels int64 [n])``, ``n = p * k / world_size``.
 
     ``dataset`` needs ``__getitem__ -> uint8 [s, 64, 64]`` and ``.labels`` (e.g. :class:`GaitDataset`).
+    ``single_frame``: each clip is one random frame repeated ``frames`` times (no temporal information).
     """
     sampler = PKBatchSampler(dataset.labels, p, k, seed=seed, rank=rank, world_size=world_size, start_batch=start_batch)
     return DataLoader(
-        _ClipDataset(dataset, frames, resolution),
+        _ClipDataset(dataset, frames, resolution, single_frame),
         batch_sampler=_ClipBatches(sampler),
         collate_fn=_collate_train,
         num_workers=workers,
@@ -77,14 +84,17 @@ def build_train_loader(
 
 
 class _TestDataset(Dataset):
-    def __init__(self, dataset, resolution: tuple[int, int]):
-        self.dataset, self.resolution = dataset, resolution
+    def __init__(self, dataset, resolution: tuple[int, int], single_frame: int = 0):
+        self.dataset, self.resolution, self.single_frame = dataset, resolution, single_frame
 
     def __len__(self) -> int:
         return len(self.dataset)
 
     def __getitem__(self, i: int) -> tuple[np.ndarray, int]:
-        return prepare(self.dataset[i], self.resolution), i
+        sequence = self.dataset[i]
+        if self.single_frame:
+            sequence = single_frame_clip(sequence, self.single_frame, len(sequence) // 2)
+        return prepare(sequence, self.resolution), i
 
 
 def _collate_test(items) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -101,16 +111,23 @@ def _collate_test(items) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
 
 
 def build_test_loader(
-    dataset, resolution: tuple[int, int] = (64, 44), batch_size: int = 1, workers: int = 0
+    dataset,
+    resolution: tuple[int, int] = (64, 44),
+    batch_size: int = 1,
+    workers: int = 0,
+    single_frame: int = 0,
 ) -> DataLoader:
     """Loader over every sequence in order.
 
     Yields ``(sils float32 [n, s_max, h, w], lengths int64 [n], indices int64 [n])``, zero-padded.
+    ``single_frame > 0``: each sequence is replaced by its middle frame repeated that many times.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size}: expected >= 1")
+    if single_frame < 0:
+        raise ValueError(f"single_frame={single_frame}: expected 0 (whole sequences) or a clip length >= 1")
     return DataLoader(
-        _TestDataset(dataset, resolution),
+        _TestDataset(dataset, resolution, single_frame),
         batch_size=batch_size,
         shuffle=False,
         collate_fn=_collate_test,

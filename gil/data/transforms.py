@@ -21,6 +21,19 @@ def sample_clip(frames: np.ndarray, length: int, rng: np.random.Generator) -> np
     return frames[(start + np.arange(length)) % s]
 
 
+def single_frame_clip(frames: np.ndarray, length: int, index: int) -> np.ndarray:
+    """One frame repeated ``length`` times: ``[length, h, w]`` that carries shape but no motion.
+
+    The single-frame control of the calibration: a model fed such clips sees no temporal information.
+    """
+    s = frames.shape[0]
+    if s == 0:
+        raise ValueError("single_frame_clip: empty sequence")
+    if length < 1:
+        raise ValueError(f"single_frame_clip: length={length}, expected >= 1")
+    return np.repeat(frames[index % s][None], length, axis=0)
+
+
 def crop_width(frames: np.ndarray, cut: int = 10) -> np.ndarray:
     """Drop ``cut`` columns on each side: ``[s, 64, 64]`` -> ``[s, 64, 44]`` for ``cut=10``."""
     if cut < 0 or 2 * cut >= frames.shape[-1]:

@@ -64,3 +64,17 @@ def test_test_loader_pads_and_keeps_order(tiny_root):
         ref = torch.from_numpy(prepare(ds[j], (64, 44)))
         assert torch.equal(sils[j, : lengths[j]], ref) and sils[j, lengths[j] :].abs().sum() == 0
     assert out[1][2].tolist() == [3, 4, 5]
+
+
+def test_single_frame_clips_repeat_one_frame_in_training_and_the_middle_frame_at_test(tiny_root):
+    ds = GaitDataset(tiny_root)
+    sils, _ = next(iter(build_train_loader(ds, p=2, k=2, frames=5, resolution=(32, 22), seed=0, single_frame=True)))
+    assert sils.shape == (4, 5, 32, 22)
+    assert torch.equal(sils, sils[:, :1].expand_as(sils))  # no motion inside a clip
+    sils, lengths, index = next(iter(build_test_loader(ds, (32, 22), batch_size=2, single_frame=3)))
+    assert lengths.tolist() == [3, 3]
+    middle = ds[int(index[0])]
+    expected = torch.from_numpy(prepare(middle[len(middle) // 2][None], (32, 22)))
+    assert torch.equal(sils[0], expected.expand(3, 32, 22))
+    with pytest.raises(ValueError, match="single_frame"):
+        build_test_loader(ds, (32, 22), single_frame=-1)

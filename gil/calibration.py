@@ -1,0 +1,221 @@
+"""Calibration of the embedded twin: is it hard enough, and is identity carried by shape and motion?
+
+Every model is scored with the CASIA-B protocol (identical view excluded) on the same test identities:
+
+- ``sequence``: the study's triplet baseline (CPU-width GaitGL on 30-frame clips), one per seed;
+- ``single_frame``: the same network, budget and seeds, trained on one random frame repeated 30 times and
+  tested on each sequence's middle frame repeated likewise — shape without motion;
+- trivial cues, nothing learned (no seed): ``cue_area`` (mean silhouette area), ``cue_width`` (mean silhouette
+  width; the height itself is normalised away by the pretreatment, as on real CASIA-B) and ``cue_gei`` (the
+  gait-energy image — the mean silhouette — as an untrained template).
+
+``calibration.csv`` holds one row per model × seed × probe condition × probe view
+(``model, seed, condition, view, rank1``; ``view`` is the probe view, or ``mean`` for the protocol's summary).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from gil import study
+from gil.config import resolve_path
+from gil.data.opengait import GaitDataset
+from gil.data.transforms import prepare
+from gil.evaluate import casia_b
+from gil.protocol_result import ProtocolResult
+
+CALIBRATION_COLUMNS = ["model", "seed", "condition", "view", "rank1"]
+TRAINED_MODELS = ("sequence", "single_frame")
+CUES = ("cue_area", "cue_width", "cue_gei")
+MODELS = TRAINED_MODELS + CUES
+DEFAULT_SEEDS = (0, 1, 2)
+
+
+def cue_embeddings(dataset: GaitDataset, cue: str, resolution: tuple[int, int] = (64, 44)) -> np.ndarray:
+    """One untrained descriptor per sequence: ``[n, 1, c]`` (``c`` = 1 for area and width, ``h·w`` for the GEI).
+
+    ``cue_area``: mean fraction of foreground pixels; ``cue_width``: mean fraction of columns that hold
+    foreground; ``cue_gei``: the mean silhouette (gait-energy image) at ``resolution``.
+    """
+    if cue not in CUES:
+        raise ValueError(f"unknown cue '{cue}'; known: {', '.join(CUES)}")
+    rows = []
+    for i in range(len(dataset)):
+        frames = prepare(dataset[i], resolution)  # [s, h, w] in [0, 1]
+        if cue == "cue_area":
+            rows.append([frames.mean()])
+        elif cue == "cue_width":
+            rows.append([(frames.max(axis=1) > 0.5).mean()])
+        else:
+            rows.append(frames.mean(axis=0).ravel())
+    return np.asarray(rows, dtype=np.float32)[:, None, :]  # [n, 1, c]
+
+
+def result_rows(model: str, seed: int | None, result: ProtocolResult) -> list[dict[str, Any]]:
+    """A protocol result -> calibration rows: every probe view of every condition, and the condition mean."""
+    rows = []
+    for condition in result.rank1_per_view.columns:
+        for view, rank1 in result.rank1_per_view[condition].items():
+            rows.append({"model": model, "seed": seed, "condition": condition, "view": str(view), "rank1": rank1})
+        rows.append(
+            {"model": model, "seed": seed, "condition": condition, "view": "mean", "rank1": result.summary[condition]}
+        )
+    return rows
+
+
+def cue_result(data_root: str | Path, cue: str, base: str = study.BASE_CONFIG) -> ProtocolResult:
+    """The CASIA-B protocol on one trivial cue of the base config's test identities."""
+    from gil.train import partition_of
+
+    config = study.variant_config(study.BASELINE, 0, base, {"data.root": str(resolve_path(data_root))})
+    dataset = GaitDataset(config.data_root(), subjects=list(partition_of(config).test))
+    embeddings = cue_embeddings(dataset, cue, config.data.resolution)
+    records = dataset.records
+    return casia_b(embeddings, [r.subject for r in records], [r.condition for r in records], [r.view for r in records])
+
+
+def run_model(
+    model: str,
+    seed: int,
+    runs_root: str | Path = "runs/study",
+    base: str = study.BASE_CONFIG,
+    overrides: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Train (or reuse) and evaluate one trained calibration model; returns its rows and provenance entry.
+
+    ``sequence`` is exactly the study's triplet cell of that seed (the same cached run).
+    """
+    from gil.runs import get_or_train
+
+    if model not in TRAINED_MODELS:
+        raise ValueError(f"unknown trained calibration model '{model}'; known: {', '.join(TRAINED_MODELS)}")
+    extra = {"data.single_frame": True} if model == "single_frame" else {}
+    config = study.variant_config(study.BASELINE, seed, base, {**(overrides or {}), **extra})
+    if model == "single_frame":
+        config = study.config_lib.from_dict({**config.to_dict(), "name": "calibration-single_frame"})
+    tic = time.perf_counter()
+    run_dir = get_or_train(config, runs_root=runs_root, progress=progress)
+    result = ProtocolResult.from_dict(json.loads((run_dir / "eval.json").read_text()))
+    entry = {
+        "model": model,
+        "seed": seed,
+        "run": run_dir.name,
+        "wall_s": round(time.perf_counter() - tic, 1),
+        "fingerprint": config.fingerprint(),
+    }
+    return result_rows(model, seed, result), entry
+
+
+def run_calibration(
+    out: str | Path = "results/study",
+    models: Sequence[str] = MODELS,
+    seeds: Sequence[int] = DEFAULT_SEEDS,
+    base: str = study.BASE_CONFIG,
+    overrides: dict[str, Any] | None = None,
+    runs_root: str | Path = "runs/study",
+    command: str = "gil calibrate",
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Run the calibration models; merges its rows into ``out/calibration.csv`` (replacing the same
+    model × seed) and its entries into ``out/provenance.json`` under ``calibration``, after each model."""
+    unknown = sorted(set(models) - set(MODELS))
+    if unknown:
+        raise ValueError(f"unknown calibration model(s) {unknown}; known: {', '.join(MODELS)}")
+    overrides = dict(overrides or {})
+    out = resolve_path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    data_root = overrides.get("data.root") or study.variant_config(study.BASELINE, 0, base).data.root
+    cells: list[tuple[str, int | None]] = [(m, s) for s in seeds for m in models if m in TRAINED_MODELS]
+    cells += [(m, None) for m in models if m in CUES]
+    for model, seed in tqdm(cells, desc="calibration", disable=not progress):
+        if seed is None:
+            tic = time.perf_counter()
+            rows = result_rows(model, None, cue_result(data_root, model, base))
+            entry = {"model": model, "seed": None, "wall_s": round(time.perf_counter() - tic, 1)}
+        else:
+            rows, entry = run_model(model, seed, runs_root, base, overrides, progress=False)
+        _merge(out, model, seed, rows, entry, command, base, overrides)
+    return load_calibration(out)
+
+
+def _merge(out: Path, model: str, seed: int | None, rows, entry, command: str, base: str, overrides) -> None:
+    path = out / "calibration.csv"
+    old = pd.read_csv(path, dtype={"view": str}) if path.is_file() else pd.DataFrame(columns=CALIBRATION_COLUMNS)
+    same = (old["model"] == model) & (old["seed"].isna() if seed is None else old["seed"] == seed)
+    frame = pd.concat([old[~same], pd.DataFrame(rows, columns=CALIBRATION_COLUMNS)], ignore_index=True)
+    frame["seed"] = frame["seed"].astype("Int64")
+    study.write_atomic(path, frame.to_csv(index=False, float_format="%.4f"))
+    provenance = study.read_provenance(out, command, base, overrides)
+    kept = [e for e in provenance.get("calibration", []) if (e["model"], e["seed"]) != (model, seed)]
+    provenance["calibration"] = kept + [{**entry, "command": command, "machine": study.machine()}]
+    study.write_atomic(out / "provenance.json", json.dumps(provenance, indent=2))
+
+
+def load_calibration(folder: str | Path = "results/study") -> pd.DataFrame:
+    """``calibration.csv`` of a study folder (FileNotFoundError naming it when missing)."""
+    path = resolve_path(folder) / "calibration.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no calibration results; run `make study` (or `gil calibrate`)")
+    frame = pd.read_csv(path, dtype={"view": str})
+    frame["seed"] = frame["seed"].astype("Int64")
+    return frame
+
+
+def summarize(calibration: pd.DataFrame) -> pd.DataFrame:
+    """Mean rank-1 over seeds per model × condition (``mean`` rows), with the seed count: a wide table."""
+    means = calibration[calibration["view"] == "mean"]
+    table = means.pivot_table(index="model", columns="condition", values="rank1", aggfunc="mean")
+    table = table.reindex(index=[m for m in MODELS if m in table.index], columns=["NM", "BG", "CL"])
+    table["seeds"] = means.groupby("model")["seed"].nunique().reindex(table.index)
+    return table
+
+
+def per_view(calibration: pd.DataFrame, model: str = "sequence") -> pd.DataFrame:
+    """Mean rank-1 over seeds per probe view (rows) × condition (columns) for one model."""
+    rows = calibration[(calibration["model"] == model) & (calibration["view"] != "mean")]
+    table = rows.pivot_table(index="view", columns="condition", values="rank1", aggfunc="mean")
+    table.index = table.index.astype(int)
+    return table.sort_index().reindex(columns=["NM", "BG", "CL"])
+
+
+def _run(args: argparse.Namespace) -> int:
+    from gil.config import parse_overrides
+
+    overrides = parse_overrides(args.overrides)
+    if args.data:
+        overrides["data.root"] = str(Path(args.data).resolve())
+    frame = run_calibration(
+        args.out,
+        args.model or list(MODELS),
+        args.seed if args.seed is not None else list(DEFAULT_SEEDS),
+        args.base,
+        overrides,
+        args.runs_root,
+        command="gil " + " ".join(args.argv),
+    )
+    print(summarize(frame).round(1).to_string())
+    return 0
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "calibrate", help="calibration of the embedded twin: sequence vs single-frame model vs trivial cues"
+    )
+    parser.add_argument("--model", action="append", choices=list(MODELS), help="only this model (repeatable)")
+    parser.add_argument("--seed", action="append", type=int, help="only this seed of the trained models (repeatable)")
+    parser.add_argument("--out", default="results/study", help="folder for calibration.csv and provenance.json")
+    parser.add_argument("--data", help="dataset root (default: the base config's)")
+    parser.add_argument("--base", default=study.BASE_CONFIG, help="base config (its triplet form is trained)")
+    parser.add_argument("--runs-root", default="runs/study")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.set_defaults(func=_run)

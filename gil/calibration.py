@@ -184,8 +184,47 @@ def per_view(calibration: pd.DataFrame, model: str = "sequence") -> pd.DataFrame
     """Mean rank-1 over seeds per probe view (rows) × condition (columns) for one model."""
     rows = calibration[(calibration["model"] == model) & (calibration["view"] != "mean")]
     table = rows.pivot_table(index="view", columns="condition", values="rank1", aggfunc="mean")
-    table.index = table.index.astype(int)
-    return table.sort_index().reindex(columns=["NM", "BG", "CL"])
+    table = table.loc[sorted(table.index, key=int)].reindex(columns=["NM", "BG", "CL"])
+    table.index.name = "probe view"
+    return table
+
+
+SIDE_VIEWS = ("072", "090", "108")
+END_VIEWS = ("000", "180")
+
+
+def criteria(calibration: pd.DataFrame) -> pd.DataFrame:
+    """The calibration's targets, each measured on the seed means: ``criterion, measured, target, met``.
+
+    NM rank-1 of the sequence model in [60, 95]; BG below NM; CL at least 15 points below NM; side views
+    (72°–108°) above the front/back views (0°, 180°); the single-frame control and every trivial cue below
+    the sequence model (the control by at least 10 points, the cues by at least 30).
+    """
+    table = summarize(calibration)
+    views = per_view(calibration).mean(axis=1)  # mean over conditions
+    nm, bg, cl = (table.loc["sequence", c] for c in ("NM", "BG", "CL"))
+    side = views.reindex(list(SIDE_VIEWS)).mean()
+    ends = views.reindex(list(END_VIEWS)).mean()
+    mean = table[["NM", "BG", "CL"]].mean(axis=1)
+    rows = [
+        ("sequence model: NM rank-1 neither saturated nor near chance", f"{nm:.1f}", "60 – 95", 60 <= nm <= 95),
+        ("BG below NM", f"{bg:.1f} vs {nm:.1f}", "BG < NM", bg < nm),
+        ("CL at least 15 points below NM", f"{nm - cl:.1f} points", ">= 15", nm - cl >= 15),
+        (
+            "side views (72°–108°) easier than front/back (0°, 180°)",
+            f"{side:.1f} vs {ends:.1f}",
+            "side > ends",
+            side > ends,
+        ),
+    ]
+    if "single_frame" in mean:
+        gap = mean["sequence"] - mean["single_frame"]
+        rows.append(("single-frame control below the sequence model", f"{gap:.1f} points", ">= 10", gap >= 10))
+    for cue in CUES:
+        if cue in mean:
+            gap = mean["sequence"] - mean[cue]
+            rows.append((f"trivial cue {cue} far below the sequence model", f"{gap:.1f} points", ">= 30", gap >= 30))
+    return pd.DataFrame(rows, columns=["criterion", "measured", "target", "met"])
 
 
 def _run(args: argparse.Namespace) -> int:

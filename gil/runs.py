@@ -114,12 +114,17 @@ def write_json_atomic(obj: Any, path: Path) -> None:
 def get_or_train(config: RunConfig, runs_root: str | Path = DEFAULT_RUNS_ROOT, progress: bool = True) -> Path:
     """The folder of a finished, evaluated run of ``config``: reused when it exists, else trained here.
 
-    An interrupted run with a checkpoint resumes where it stopped.
+    A finished run with the same fingerprint anywhere under ``runs_root`` (another name, a sub-folder such
+    as ``runs/study``) is reused too. An interrupted run with a checkpoint resumes where it stopped.
     """
     run_dir = run_dir_for(config, runs_root)
     if (run_dir / "eval.json").is_file():
         log.info("reusing %s", run_dir)
         return run_dir
+    same = sorted(resolve_path(runs_root).glob(f"**/*-{config.fingerprint()}/eval.json"))
+    if same:  # the same experiment under another name (e.g. a study cell the book also shows)
+        log.info("reusing %s (same fingerprint)", same[0].parent)
+        return same[0].parent
     train(config, run_dir, resume=True, progress=progress)
     evaluate_run(run_dir, device=config.trainer.device, progress=progress)
     return run_dir

@@ -226,7 +226,30 @@ def _run(args: argparse.Namespace) -> int:
         args.out, variants, seeds, args.base, overrides, args.runs_root, command="gil " + " ".join(args.argv)
     )
     print(frame.to_string(index=False))
+    if args.compare:
+        committed, _ = load_study(args.compare)
+        table = compare_rows(frame, committed, args.tolerance)
+        print(f"\nagainst {args.compare} (tolerance {args.tolerance} points):")
+        print(table.to_string(index=False))
+        return 0 if bool(table["within"].all()) else 1
     return 0
+
+
+def compare_rows(rows: pd.DataFrame, committed: pd.DataFrame, tolerance: float = 0.1) -> pd.DataFrame:
+    """This run's rank-1 beside the committed rows of the same variant × seed × condition.
+
+    A cell missing from ``committed`` is an error naming it; ``within`` is ``|now − committed| <= tolerance``.
+    """
+    keys = ["variant", "seed", "condition"]
+    merged = rows[keys + ["rank1"]].merge(committed[keys + ["rank1"]], on=keys, how="left", suffixes=("_now", ""))
+    missing = merged[merged["rank1"].isna()]
+    if len(missing):
+        cells = sorted({f"{v} seed {s}" for v, s in zip(missing["variant"], missing["seed"], strict=True)})
+        raise ValueError(f"no committed rows to compare with for {', '.join(cells)}")
+    merged = merged.rename(columns={"rank1": "committed", "rank1_now": "now"})
+    merged["diff"] = merged["now"] - merged["committed"]
+    merged["within"] = merged["diff"].abs() <= tolerance
+    return merged[keys + ["committed", "now", "diff", "within"]]
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -238,6 +261,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--base", default=BASE_CONFIG, help="base config whose loss terms each variant replaces")
     parser.add_argument("--runs-root", default="runs/study")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument(
+        "--compare", metavar="DIR", help="compare this call's rank-1 with the study in DIR (exit 1 beyond --tolerance)"
+    )
+    parser.add_argument("--tolerance", type=float, default=0.1, help="rank-1 points allowed by --compare")
     parser.set_defaults(func=_run)
 
 

@@ -87,4 +87,29 @@ def test_calibration_cli_writes_rows_for_trained_models_and_cues(tiny_root, tmp_
     )
     table = calibration.summarize(again)
     assert list(table.columns) == ["NM", "BG", "CL", "seeds"] and table.loc["sequence", "seeds"] == 1
-    assert list(calibration.per_view(again).index) == list(range(0, 181, 18))
+    assert list(calibration.per_view(again).index) == [f"{v:03d}" for v in range(0, 181, 18)]
+    checks = calibration.criteria(again)
+    assert {"met", "measured", "target"} <= set(checks.columns) and len(checks) == 6  # 4 targets, control, one cue
+
+
+def _calibration_rows(nm, bg, cl, model="sequence", side=None, ends=None):
+    rows = []
+    for condition, value in (("NM", nm), ("BG", bg), ("CL", cl)):
+        rows.append({"model": model, "seed": 0, "condition": condition, "view": "mean", "rank1": value})
+        for v in range(0, 181, 18):
+            view = f"{v:03d}"
+            shift = (side if view in calibration.SIDE_VIEWS else ends if view in calibration.END_VIEWS else 0) or 0
+            rows.append({"model": model, "seed": 0, "condition": condition, "view": view, "rank1": value + shift})
+    return rows
+
+
+def test_criteria_pass_and_fail_on_hand_built_tables():
+    good = pd.DataFrame(
+        _calibration_rows(80, 70, 60, side=5, ends=-20)
+        + _calibration_rows(50, 40, 30, model="single_frame")
+        + _calibration_rows(5, 5, 4, model="cue_area")
+    )
+    assert calibration.criteria(good)["met"].all()
+    bad = pd.DataFrame(_calibration_rows(98, 99, 90, side=-5, ends=10) + _calibration_rows(95, 90, 85, "single_frame"))
+    met = calibration.criteria(bad).set_index("criterion")["met"]
+    assert not met.any()  # saturated NM, BG above NM, CL too close, ends easier, control as good as the model

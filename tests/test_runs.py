@@ -40,6 +40,13 @@ def test_get_or_train_reuses_a_finished_run(trained_run, tiny_root):
     assert (trained_run / "eval.json").stat().st_mtime_ns == before
 
 
+def test_get_or_train_reuses_the_same_experiment_under_another_name_and_folder(trained_run, tiny_root):
+    renamed = tiny_config(tiny_root, name="another-name")
+    assert get_or_train(renamed, runs_root=trained_run.parent.parent, progress=False) == trained_run
+    other_seed = tiny_config(tiny_root, name="another-name", **{"trainer.seed": 7})
+    assert other_seed.fingerprint() not in trained_run.name  # a different experiment is never reused
+
+
 def test_evaluation_is_reproducible(trained_run):
     first = json.loads((trained_run / "eval.json").read_text())
     again = evaluate_run(trained_run, device="cpu", progress=False)

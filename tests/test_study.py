@@ -50,34 +50,37 @@ def test_summarize_pairs_seeds_against_the_baseline():
 
 def test_one_cell_from_the_cli_writes_rows_and_provenance(tiny_root, tmp_path):
     out = tmp_path / "study"
-    code = main(
-        [
-            "study",
-            "--variant",
-            "gil_margin",
-            "--seed",
-            "1",
-            "--out",
-            str(out),
-            "--base",
-            "embedded/tiny_triplet",
-            "--data",
-            str(tiny_root),
-            "--runs-root",
-            str(tmp_path / "runs"),
-            "--set",
-            "trainer.steps=1",
-            "--set",
-            "trainer.device=cpu",
-        ]
-    )
-    assert code == 0
+    args = [
+        "study",
+        "--variant",
+        "gil_margin",
+        "--seed",
+        "1",
+        "--out",
+        str(out),
+        "--base",
+        "embedded/tiny_triplet",
+        "--data",
+        str(tiny_root),
+        "--runs-root",
+        str(tmp_path / "runs"),
+        "--set",
+        "trainer.steps=1",
+        "--set",
+        "trainer.device=cpu",
+    ]
+    assert main(args) == 0
     frame = pd.read_csv(out / "ablation.csv")
     assert list(frame.columns) == study.ABLATION_COLUMNS
     assert set(frame["condition"]) == {"NM", "BG", "CL"} and set(frame["seed"]) == {1}
     provenance = json.loads((out / "provenance.json").read_text())
     assert provenance["machine"]["torch"] and provenance["cells"][0]["variant"] == "gil_margin"
     assert "--variant gil_margin" in provenance["command"]
+    # the same cell retrained from scratch elsewhere reproduces the committed rows (CPU training is deterministic)
+    again = list(args)
+    again[again.index(str(out))] = str(tmp_path / "check")
+    again[again.index(str(tmp_path / "runs"))] = str(tmp_path / "check-runs")
+    assert main([*again, "--compare", str(out), "--tolerance", "0"]) == 0
 
 
 def _rows(variant: str, seed: int, value: float) -> list[dict]:
@@ -103,3 +106,13 @@ def test_cells_merge_into_the_study_folder_and_a_rerun_replaces_its_own_rows(tmp
     cells = json.loads((tmp_path / "provenance.json").read_text())["cells"]
     assert [(c["variant"], c["seed"]) for c in cells] == [("triplet", 0), ("gil_margin", 1)]
     assert cells[1]["command"] == "gil study --seed 1" and "commit" in cells[1]
+
+
+def test_compare_rows_flags_cells_beyond_the_tolerance_and_names_missing_ones():
+    committed = pd.DataFrame(_rows("triplet", 0, 70.0) + _rows("gil_margin", 0, 71.0))
+    now = pd.DataFrame(_rows("gil_margin", 0, 71.05))
+    table = study.compare_rows(now, committed, tolerance=0.1)
+    assert table["within"].all() and table["diff"].to_numpy() == pytest.approx([0.05] * 3)
+    assert not study.compare_rows(pd.DataFrame(_rows("gil_margin", 0, 71.5)), committed)["within"].any()
+    with pytest.raises(ValueError, match="gil_softmax seed 0"):
+        study.compare_rows(pd.DataFrame(_rows("gil_softmax", 0, 60.0)), committed)

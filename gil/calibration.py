@@ -153,7 +153,7 @@ def _merge(out: Path, model: str, seed: int | None, rows, entry, command: str, b
     old = pd.read_csv(path, dtype={"view": str}) if path.is_file() else pd.DataFrame(columns=CALIBRATION_COLUMNS)
     same = (old["model"] == model) & (old["seed"].isna() if seed is None else old["seed"] == seed)
     frame = pd.concat([old[~same], pd.DataFrame(rows, columns=CALIBRATION_COLUMNS)], ignore_index=True)
-    frame["seed"] = frame["seed"].astype("Int64")
+    frame = frame.astype({"seed": "Int64", "rank1": float})
     study.write_atomic(path, frame.to_csv(index=False, float_format="%.4f"))
     provenance = study.read_provenance(out, command, base, overrides)
     kept = [e for e in provenance.get("calibration", []) if (e["model"], e["seed"]) != (model, seed)]

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-BENCHMARKS = ("bench_losses", "bench_models", "bench_eval", "bench_data", "bench_train")
+BENCHMARKS = ("bench_losses", "bench_models", "bench_eval", "bench_data", "bench_train", "bench_pipeline")
 
 
 def _add_config_arguments(parser: argparse.ArgumentParser, required: bool) -> None:

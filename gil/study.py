@@ -141,6 +141,7 @@ def merge_cell(
     old = pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=ABLATION_COLUMNS)
     same = (old["variant"] == variant) & (old["seed"] == seed)
     frame = pd.concat([old[~same], pd.DataFrame(rows, columns=ABLATION_COLUMNS)], ignore_index=True)
+    frame = frame.astype({"seed": int, "rank1": float, "map": float})
     order = {v: i for i, v in enumerate(VARIANTS)}
     frame = frame.sort_values(
         ["seed", "variant"], key=lambda c: c.map(order) if c.name == "variant" else c, kind="stable"
@@ -247,7 +248,7 @@ def compare_rows(rows: pd.DataFrame, committed: pd.DataFrame, tolerance: float =
         cells = sorted({f"{v} seed {s}" for v, s in zip(missing["variant"], missing["seed"], strict=True)})
         raise ValueError(f"no committed rows to compare with for {', '.join(cells)}")
     merged = merged.rename(columns={"rank1": "committed", "rank1_now": "now"})
-    merged["diff"] = merged["now"] - merged["committed"]
+    merged["diff"] = merged["now"].round(4) - merged["committed"]  # at the committed files' precision
     merged["within"] = merged["diff"].abs() <= tolerance
     return merged[keys + ["committed", "now", "diff", "within"]]
 

@@ -113,6 +113,8 @@ def test_compare_rows_flags_cells_beyond_the_tolerance_and_names_missing_ones():
     now = pd.DataFrame(_rows("gil_margin", 0, 71.05))
     table = study.compare_rows(now, committed, tolerance=0.1)
     assert table["within"].all() and table["diff"].to_numpy() == pytest.approx([0.05] * 3)
+    unrounded = pd.DataFrame(_rows("triplet", 0, 70.00004))  # the files keep 4 decimals
+    assert study.compare_rows(unrounded, committed, tolerance=0.0)["within"].all()
     assert not study.compare_rows(pd.DataFrame(_rows("gil_margin", 0, 71.5)), committed)["within"].any()
     with pytest.raises(ValueError, match="gil_softmax seed 0"):
         study.compare_rows(pd.DataFrame(_rows("gil_softmax", 0, 60.0)), committed)

@@ -1,0 +1,199 @@
+"""The training pipeline in one table of ratios: loader vs step, GIL vs triplet, AMP, compile, generation workers.
+
+``python benchmarks/bench_pipeline.py [--quick] [--repeats N] [--compile] [--write benchmarks/RESULTS.md]``
+
+Everything is measured side by side in one process (training-step variants interleaved, so machine noise hits
+them alike); every figure is a median of ``--repeats`` (>= 5) repeats, and each row is a ratio with its target:
+
+- loader: sequences/s the DataLoader delivers for the paper's batch (8×16 clips × 30 frames × 64×44) from pkl
+  files of CASIA-B-length sequences with the configured workers, over the sequences/s one training step consumes
+  (the CPU preset here; the paper's GaitGL shape too when a GPU is present) — target >= 2;
+- training step, CPU preset (GaitGL width 0.25, 8×4 clips × 30 × 32×22): GIL margin / triplet (target <= 1.1),
+  bf16 autocast / fp32 and, with ``--compile``, torch.compile / eager (reported; no target on a CPU);
+- SynGait generation, 2 workers / 1 worker speed-up (target: near-linear, >= 1.8 on 2 idle cores).
+
+``--write`` appends the table with a description of the machine to ``benchmarks/RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from gil import config as config_lib
+from gil.data.loader import build_train_loader
+from gil.data.opengait import GaitDataset
+from gil.data.syngait import PRESETS, generate
+from gil.runs import embedded_config
+from gil.train import Trainer
+
+
+def _median_seconds(fn: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        tic = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - tic)
+    return statistics.median(times)
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def step_seconds(trainers: dict[str, Trainer], device: str, repeats: int) -> dict[str, float]:
+    """Median seconds of one ``train_step`` per trainer, on a fixed random batch, interleaved round-robin."""
+    data = next(iter(trainers.values())).config.data
+    gen = torch.Generator().manual_seed(0)
+    clips = data.p * data.k
+    sils = (torch.rand(clips, data.frames, *data.resolution, generator=gen) > 0.5).float().to(device)
+    labels = torch.arange(data.p).repeat_interleave(data.k).to(device)
+    times: dict[str, list[float]] = {name: [] for name in trainers}
+    for trainer in trainers.values():  # warm-up (and compilation)
+        trainer.train_step(sils, labels)
+    for _ in range(repeats):
+        for name, trainer in trainers.items():
+            _sync(device)
+            tic = time.perf_counter()
+            trainer.train_step(sils, labels)
+            _sync(device)
+            times[name].append(time.perf_counter() - tic)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def loader_sequences_per_second(root: Path, p: int, k: int, workers: int, repeats: int) -> float:
+    """Sequences/s of the training loader at the paper's batch (``p×k`` clips × 30 frames × 64×44)."""
+    dataset = GaitDataset(root, subjects=None)
+    loader = iter(build_train_loader(dataset, p=p, k=k, frames=30, resolution=(64, 44), workers=workers))
+    next(loader)  # worker start-up
+    return p * k / _median_seconds(lambda: next(loader), repeats)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    if Path("/proc/cpuinfo").is_file():
+        names = [
+            ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in ln
+        ]
+        cpu = names[0] if names else cpu
+    gpu = f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", no GPU"
+    return (
+        f"{cpu}, {os.cpu_count()} cores{gpu}; torch {torch.__version__}, {torch.get_num_threads()} threads; "
+        f"Python {platform.python_version()}; load average {os.getloadavg()[0]:.1f} at the start"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3 repeats, smaller generation workload")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile (minutes of compiling)")
+    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers (the configs' default: 2)")
+    parser.add_argument("--write", metavar="MD", help="append the table to this markdown file")
+    args = parser.parse_args(argv)
+    repeats = 3 if args.quick else max(5, args.repeats)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    header = machine()
+    rows: list[tuple[str, float, str, str]] = []  # (what, ratio, target, detail)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        # 10 subjects (8 train) of CASIA-B-length sequences: enough for an 8×16 batch
+        preset = replace(PRESETS["tiny"], subjects=10, train_subjects=8, frames=(60, 90))
+        root = generate(preset, Path(tmp) / "data", workers=2, progress=False)
+
+        small = replace(PRESETS["tiny"], subjects=2 if args.quick else 4, train_subjects=1, frames=(40, 40))
+        counter = iter(range(1_000))
+        gen = {
+            w: _median_seconds(
+                lambda w=w: generate(small, Path(tmp) / f"g{next(counter)}", workers=w, progress=False), repeats
+            )
+            for w in (1, 2)
+        }
+        rows.append(("SynGait generation, 2 workers / 1 worker (speed-up)", gen[1] / gen[2], ">= 1.8", ""))
+
+        variants = {
+            "triplet": ("triplet", "off", False),
+            "gil": ("gil_margin", "off", False),
+            "gil bf16": ("gil_margin", "bf16", False),
+        }
+        if args.compile:
+            variants["gil compile"] = ("gil_margin", "off", True)
+        trainers = {}
+        for name, (loss, amp, compile_) in variants.items():
+            overrides = {"trainer.amp": amp, "trainer.compile": compile_}
+            config = embedded_config(loss, data_root=root, device=device, overrides=overrides)
+            trainers[name] = Trainer(config, Path(tmp) / f"run-{name}", progress=False)
+        steps = step_seconds(trainers, device, repeats)
+        data = trainers["triplet"].config.data
+        clips = data.p * data.k
+        loader = loader_sequences_per_second(root, 8, 16, args.workers, repeats * 2)
+        step_rate = clips / steps["gil"]
+        rows.append(
+            (
+                f"loader / step sequences/s (8×16 × 30 × 64×44 from pkl, {args.workers} workers / CPU-preset GIL step)",
+                loader / step_rate,
+                ">= 2",
+                f"{loader:,.0f} / {step_rate:,.0f} seq/s",
+            )
+        )
+        rows.append(("step GIL margin / triplet (CPU preset, fp32)", steps["gil"] / steps["triplet"], "<= 1.1", ""))
+        rows.append(("step bf16 autocast / fp32 (GIL margin)", steps["gil bf16"] / steps["gil"], "reported", ""))
+        if args.compile:
+            rows.append(
+                ("step torch.compile / eager (GIL margin)", steps["gil compile"] / steps["gil"], "reported", "")
+            )
+        detail = f"{steps['triplet']:.3f} s triplet, {steps['gil']:.3f} s GIL per step of {clips} clips"
+        if device == "cuda":  # the paper's shape: full-width GaitGL, 8×8 clips × 30 × 64×44, bf16
+            overrides = {"data.root": str(root), "data.partition": "dataset", "trainer.device": device}
+            paper = Trainer(
+                config_lib.load("casia-b/gaitgl_gil_margin", overrides), Path(tmp) / "paper", progress=False
+            )
+            paper_step = step_seconds({"paper": paper}, device, repeats)["paper"]
+            paper_rate = paper.config.data.p * paper.config.data.k / paper_step
+            rows.append(
+                (
+                    "loader / step sequences/s at the paper shape (GaitGL width 1.0, 8×8, AMP on the GPU)",
+                    loader / paper_rate,
+                    ">= 2",
+                    f"{loader:,.0f} / {paper_rate:,.0f} seq/s; {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB",
+                )
+            )
+
+    lines = [
+        f"### bench_pipeline, {datetime.date.today().isoformat()}" + (" (--quick)" if args.quick else ""),
+        "",
+        f"Machine: {header}. Medians of {repeats} repeats, one run; step variants interleaved. {detail}.",
+        "",
+        "| ratio | value | target | met | detail |",
+        "|---|---:|---|---|---|",
+    ]
+    for what, value, target, extra in rows:
+        met = "—" if target == "reported" else _met(value, target)
+        lines.append(f"| {what} | {value:.2f}× | {target} | {met} | {extra} |")
+    text = "\n".join(lines)
+    print(text)
+    if args.write:
+        with open(args.write, "a") as fh:
+            fh.write("\n" + text + "\n")
+    return 0
+
+
+def _met(value: float, target: str) -> str:
+    op, bound = target.split()
+    ok = value >= float(bound) if op == ">=" else value <= float(bound)
+    return "yes" if ok else "**no**"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -32,8 +32,9 @@ data: setup
 test: setup
 	$(PY) -m pytest -n 2
 
+# quick mode of every harness (about 7 min on 2 idle cores); appends bench_pipeline's ratio table to RESULTS.md
 bench: setup
-	$(PY) -m gil bench
+	$(PY) -m gil bench --quick --write benchmarks/RESULTS.md
 
 lint: setup
 	$(PY) -m ruff check gil tests benchmarks notebooks

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-BENCHMARKS = ("bench_losses", "bench_models", "bench_eval", "bench_data", "bench_train", "bench_pipeline")
+BENCHMARKS = ("bench_pipeline", "bench_losses", "bench_models", "bench_eval", "bench_data")
 
 
 def _add_config_arguments(parser: argparse.ArgumentParser, required: bool) -> None:
@@ -96,6 +96,8 @@ def _bench(args: argparse.Namespace) -> int:
             continue
         print(f"\n=== {name}", flush=True)
         sys.argv = [str(script)] + (["--quick"] if args.quick else [])
+        if args.write and name == "bench_pipeline":  # the one-table summary is what RESULTS.md collects
+            sys.argv += ["--write", str(Path(args.write).resolve())]
         runpy.run_path(str(script), run_name="__main__")
     return 0
 
@@ -121,6 +123,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser("bench", help="run the benchmarks in benchmarks/ (ratios, not timings)")
     bench.add_argument("--quick", action="store_true")
     bench.add_argument("--only", nargs="+", choices=BENCHMARKS)
+    bench.add_argument("--write", metavar="MD", help="append bench_pipeline's ratio table to this markdown file")
     bench.set_defaults(func=_bench)
 
 

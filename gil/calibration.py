@@ -95,25 +95,15 @@ def run_model(
 
     ``sequence`` is exactly the study's triplet cell of that seed (the same cached run).
     """
-    from gil.runs import get_or_train
-
     if model not in TRAINED_MODELS:
         raise ValueError(f"unknown trained calibration model '{model}'; known: {', '.join(TRAINED_MODELS)}")
     extra = {"data.single_frame": True} if model == "single_frame" else {}
     config = study.variant_config(study.BASELINE, seed, base, {**(overrides or {}), **extra})
     if model == "single_frame":
         config = study.config_lib.from_dict({**config.to_dict(), "name": "calibration-single_frame"})
-    tic = time.perf_counter()
-    run_dir = get_or_train(config, runs_root=runs_root, progress=progress)
+    run_dir, timing = study.timed_run(config, runs_root, progress)
     result = ProtocolResult.from_dict(json.loads((run_dir / "eval.json").read_text()))
-    entry = {
-        "model": model,
-        "seed": seed,
-        "run": run_dir.name,
-        "wall_s": round(time.perf_counter() - tic, 1),
-        "fingerprint": config.fingerprint(),
-    }
-    return result_rows(model, seed, result), entry
+    return result_rows(model, seed, result), {"model": model, "seed": seed, **timing}
 
 
 def run_calibration(

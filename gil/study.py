@@ -74,20 +74,23 @@ def run_cell(
     progress: bool = True,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Train and evaluate one cell (reusing a finished run); returns its rows and provenance entry."""
+    config = variant_config(variant, seed, base, overrides)
+    run_dir, timing = timed_run(config, runs_root, progress)
+    report = json.loads((run_dir / "eval.json").read_text())
+    return cell_rows(variant, seed, report), {"variant": variant, "seed": seed, **timing}
+
+
+def timed_run(config: RunConfig, runs_root: str | Path, progress: bool) -> tuple[Path, dict[str, Any]]:
+    """``get_or_train`` with what provenance records of it: ``{"run", "wall_s", "fingerprint"}``."""
     from gil.runs import get_or_train
 
-    config = variant_config(variant, seed, base, overrides)
     tic = time.perf_counter()
     run_dir = get_or_train(config, runs_root=runs_root, progress=progress)
-    report = json.loads((run_dir / "eval.json").read_text())
-    entry = {
-        "variant": variant,
-        "seed": seed,
+    return run_dir, {
         "run": run_dir.name,
         "wall_s": round(time.perf_counter() - tic, 1),
         "fingerprint": config.fingerprint(),
     }
-    return cell_rows(variant, seed, report), entry
 
 
 def machine() -> dict[str, Any]:

@@ -12,3 +12,12 @@ def tiny_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("syngait") / "tiny"
     generate("tiny", root, seed=0, workers=1, progress=False)
     return root
+
+
+@pytest.fixture
+def tiny_cli_options(tiny_root, tmp_path) -> list[str]:
+    """``gil study`` / ``gil calibrate`` options for a one-step CPU run of the tiny preset under ``tmp_path``."""
+    return [
+        *("--base", "embedded/tiny_triplet", "--data", str(tiny_root), "--runs-root", str(tmp_path / "runs")),
+        *("--set", "trainer.steps=1", "--set", "trainer.device=cpu"),
+    ]

@@ -48,23 +48,9 @@ def test_unknown_cue_and_model_are_named():
         calibration.run_calibration(models=["frames"])
 
 
-def test_calibration_cli_writes_rows_for_trained_models_and_cues(tiny_root, tmp_path):
+def test_calibration_cli_writes_rows_for_trained_models_and_cues(tiny_cli_options, tmp_path):
     out = tmp_path / "study"
-    args = [
-        "calibrate",
-        "--out",
-        str(out),
-        "--base",
-        "embedded/tiny_triplet",
-        "--data",
-        str(tiny_root),
-        "--runs-root",
-        str(tmp_path / "runs"),
-        "--set",
-        "trainer.steps=1",
-        "--set",
-        "trainer.device=cpu",
-    ]
+    args = ["calibrate", "--out", str(out), *tiny_cli_options]
     assert main([*args, "--seed", "0", "--model", "single_frame", "--model", "sequence", "--model", "cue_area"]) == 0
     frame = calibration.load_calibration(out)
     assert list(frame.columns) == calibration.CALIBRATION_COLUMNS

@@ -48,27 +48,9 @@ def test_summarize_pairs_seeds_against_the_baseline():
     assert summary.loc["gil_margin", "diff_lo"] < 3.0 < summary.loc["gil_margin", "diff_hi"]
 
 
-def test_one_cell_from_the_cli_writes_rows_and_provenance(tiny_root, tmp_path):
+def test_one_cell_from_the_cli_writes_rows_and_provenance(tiny_cli_options, tmp_path):
     out = tmp_path / "study"
-    args = [
-        "study",
-        "--variant",
-        "gil_margin",
-        "--seed",
-        "1",
-        "--out",
-        str(out),
-        "--base",
-        "embedded/tiny_triplet",
-        "--data",
-        str(tiny_root),
-        "--runs-root",
-        str(tmp_path / "runs"),
-        "--set",
-        "trainer.steps=1",
-        "--set",
-        "trainer.device=cpu",
-    ]
+    args = ["study", "--variant", "gil_margin", "--seed", "1", "--out", str(out), *tiny_cli_options]
     assert main(args) == 0
     frame = pd.read_csv(out / "ablation.csv")
     assert list(frame.columns) == study.ABLATION_COLUMNS

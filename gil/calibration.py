@@ -162,11 +162,11 @@ def load_calibration(folder: str | Path = "results/study") -> pd.DataFrame:
 
 
 def summarize(calibration: pd.DataFrame) -> pd.DataFrame:
-    """Mean rank-1 over seeds per model × condition (``mean`` rows), with the seed count: a wide table."""
+    """Mean rank-1 over seeds per model × condition (``mean`` rows) and the number of trained seeds (0: a cue)."""
     means = calibration[calibration["view"] == "mean"]
     table = means.pivot_table(index="model", columns="condition", values="rank1", aggfunc="mean")
     table = table.reindex(index=[m for m in MODELS if m in table.index], columns=["NM", "BG", "CL"])
-    table["seeds"] = means.groupby("model")["seed"].nunique().reindex(table.index)
+    table["trained seeds"] = means.groupby("model")["seed"].nunique().reindex(table.index)
     return table
 
 

@@ -72,7 +72,7 @@ def test_calibration_cli_writes_rows_for_trained_models_and_cues(tiny_cli_option
         "study-triplet-"
     )
     table = calibration.summarize(again)
-    assert list(table.columns) == ["NM", "BG", "CL", "seeds"] and table.loc["sequence", "seeds"] == 1
+    assert list(table.columns) == ["NM", "BG", "CL", "trained seeds"] and table.loc["sequence", "trained seeds"] == 1
     assert list(calibration.per_view(again).index) == [f"{v:03d}" for v in range(0, 181, 18)]
     checks = calibration.criteria(again)
     assert {"met", "measured", "target"} <= set(checks.columns) and len(checks) == 6  # 4 targets, control, one cue

@@ -130,7 +130,10 @@ def read_provenance(out: Path, command: str, base: str, overrides: dict[str, Any
     """``out/provenance.json`` with its header refreshed (last command, base, overrides, machine)."""
     path = out / "provenance.json"
     provenance = json.loads(path.read_text()) if path.is_file() else {}
-    provenance.update(command=command, base_config=base, overrides=overrides or {}, machine=machine())
+    shown = dict(overrides or {})
+    if "data.root" in shown and Path(shown["data.root"]).is_relative_to(PROJECT_ROOT):  # portable across clones
+        shown["data.root"] = Path(shown["data.root"]).relative_to(PROJECT_ROOT).as_posix()
+    provenance.update(command=command, base_config=base, overrides=shown, machine=machine())
     provenance.setdefault("cells", [])
     return provenance
 

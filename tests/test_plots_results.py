@@ -56,3 +56,17 @@ def test_rank1_heatmaps_and_differences():
     fig = plots.rank1_difference_heatmaps({"NM": table - 50.0})
     mesh = fig.axes[0].collections[0]
     assert mesh.norm.vmin == -50.0 and mesh.norm.vmax == 50.0
+
+
+def test_interval_plot_zooms_to_the_data_and_lists_every_variant():
+    rows = []
+    for condition, base in (("NM", 76.0), ("CL", 55.0)):
+        for j, variant in enumerate(("triplet", "gil_margin", "gil_softmax")):
+            mean = base + j
+            lo, hi = (np.nan, np.nan) if variant == "gil_softmax" else (mean - 1, mean + 1)  # one seed: no interval
+            rows.append({"condition": condition, "variant": variant, "mean": mean, "lo": lo, "hi": hi})
+    fig = plots.interval_plot(pd.DataFrame(rows))
+    assert [ax.get_title() for ax in fig.axes] == ["NM probes", "CL probes"]
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["triplet", "gil_margin", "gil_softmax"]
+    left, right = fig.axes[1].get_xlim()
+    assert 50 < left < 54 and 57 <= right < 62  # zoomed to the data, not from zero

@@ -161,30 +161,35 @@ def embedding_maps(coords: Mapping[str, np.ndarray], labels: Sequence[str], titl
     return fig
 
 
-def interval_bars(
+def interval_plot(
     summary: pd.DataFrame,
     value: str = "mean",
     lo: str = "lo",
     hi: str = "hi",
     x: str = "condition",
     hue: str = "variant",
-    ylabel: str = "rank-1 (%)",
+    xlabel: str = "rank-1 (%)",
 ) -> Figure:
-    """Grouped bars with confidence intervals from a tidy table (one row per ``x`` × ``hue``)."""
+    """Means with confidence intervals from a tidy table (one row per ``x`` × ``hue``): a panel per ``x``, a
+    row per ``hue``, the axis zoomed to the data so that differences of a point are visible; the dashed line
+    is the first ``hue`` (the baseline). Missing intervals (one seed) are drawn as the mean alone."""
     _style()
-    xs = list(dict.fromkeys(summary[x]))
-    hues = list(dict.fromkeys(summary[hue]))
-    width = 0.8 / len(hues)
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(xs) * len(hues) * 0.5 + 3), 3.8))
-    palette = sns.color_palette("colorblind", len(hues))
-    for i, name in enumerate(hues):
-        rows = summary[summary[hue] == name].set_index(x).reindex(xs)
-        pos = np.arange(len(xs)) + (i - (len(hues) - 1) / 2) * width
-        err = np.vstack([rows[value] - rows[lo], rows[hi] - rows[value]])
-        ax.bar(pos, rows[value], width=width, yerr=err, capsize=3, label=name, color=palette[i])
-    ax.set_xticks(np.arange(len(xs)), xs)
-    ax.set_ylabel(ylabel)
-    ax.legend(fontsize=8, ncols=min(4, len(hues)), loc="upper center", bbox_to_anchor=(0.5, -0.12))
+    panels = list(dict.fromkeys(summary[x]))
+    rows = list(dict.fromkeys(summary[hue]))
+    height = 0.42 * len(rows) + 1.4
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.9 * len(panels) + 1.6, height), sharey=True, squeeze=False)
+    palette = sns.color_palette("colorblind", len(rows))
+    ys = np.arange(len(rows))
+    for ax, panel in zip(axes[0], panels, strict=True):
+        table = summary[summary[x] == panel].set_index(hue).reindex(rows)
+        err = np.nan_to_num(np.vstack([table[value] - table[lo], table[hi] - table[value]]))
+        for j in range(len(rows)):
+            ax.errorbar(table[value].iloc[j], ys[j], xerr=err[:, j : j + 1], fmt="o", capsize=3, color=palette[j])
+        ax.axvline(table[value].iloc[0], color="0.5", lw=0.8, ls="--")
+        ax.set_title(f"{panel} probes")
+        ax.set_xlabel(xlabel)
+    axes[0, 0].set_yticks(ys, rows)
+    axes[0, 0].invert_yaxis()
     fig.tight_layout()
     return fig
 

@@ -21,3 +21,24 @@ def tiny_cli_options(tiny_root, tmp_path) -> list[str]:
         *("--base", "embedded/tiny_triplet", "--data", str(tiny_root), "--runs-root", str(tmp_path / "runs")),
         *("--set", "trainer.steps=1", "--set", "trainer.device=cpu"),
     ]
+
+
+@pytest.fixture
+def interrupted_run(monkeypatch):
+    """``interrupted_run(config, run_dir, step)``: train until ``step`` and stop there as a Ctrl-C would."""
+    from gil.train import Trainer, train
+
+    def run(config, run_dir, step: int) -> None:
+        original = Trainer.train_step
+
+        def crash(self, sils, labels):
+            if self.step == step:
+                raise KeyboardInterrupt("simulated interruption")
+            return original(self, sils, labels)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(Trainer, "train_step", crash)
+            with pytest.raises(KeyboardInterrupt):
+                train(config, run_dir, progress=False)
+
+    return run

@@ -42,21 +42,11 @@ def test_fp16_training_uses_a_grad_scaler(tiny_root, tmp_path):
     assert trainer.scaler.is_enabled() and trainer.scaler.get_scale() > 0
 
 
-def test_gpu_resume_equals_uninterrupted_training(tiny_root, tmp_path, monkeypatch):
+def test_gpu_resume_equals_uninterrupted_training(tiny_root, tmp_path, interrupted_run):
     torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     config = cuda_config(tiny_root, **{"trainer.steps": 4, "trainer.checkpoint_every": 2, "trainer.amp": "off"})
     uninterrupted = train(config, tmp_path / "a", progress=False)
-    original_step = Trainer.train_step
-
-    def crash_at_step_3(self, sils, labels):
-        if self.step == 3:
-            raise KeyboardInterrupt("simulated interruption")
-        return original_step(self, sils, labels)
-
-    monkeypatch.setattr(Trainer, "train_step", crash_at_step_3)
-    with pytest.raises(KeyboardInterrupt):
-        train(config, tmp_path / "b", progress=False)
-    monkeypatch.setattr(Trainer, "train_step", original_step)
+    interrupted_run(config, tmp_path / "b", step=3)
     resumed = train(config, tmp_path / "b", resume=True, progress=False)
     a = checkpoint.load(uninterrupted / "checkpoints" / "last.pt")
     b = checkpoint.load(resumed / "checkpoints" / "last.pt")

@@ -35,22 +35,12 @@ def test_loss_goes_down_on_a_fixed_batch(tiny_root, tmp_path):
     assert min(losses[-3:]) < losses[0]
 
 
-def test_resume_after_interruption_is_bit_identical(tiny_root, tmp_path, monkeypatch):
+def test_resume_after_interruption_is_bit_identical(tiny_root, tmp_path, interrupted_run):
     config = tiny_config(tiny_root, **{"trainer.steps": 4, "trainer.checkpoint_every": 2})
     uninterrupted = train(config, tmp_path / "a", progress=False)
 
-    original_step = Trainer.train_step
-
-    def crash_at_step_3(self, sils, labels):
-        if self.step == 3:
-            raise KeyboardInterrupt("simulated interruption")
-        return original_step(self, sils, labels)
-
-    monkeypatch.setattr(Trainer, "train_step", crash_at_step_3)
-    with pytest.raises(KeyboardInterrupt):
-        train(config, tmp_path / "b", progress=False)
+    interrupted_run(config, tmp_path / "b", step=3)
     assert checkpoint.load(tmp_path / "b" / "checkpoints" / "last.pt")["step"] == 2
-    monkeypatch.setattr(Trainer, "train_step", original_step)
     resumed = train(config, tmp_path / "b", resume=True, progress=False)
 
     a = checkpoint.load(uninterrupted / "checkpoints" / "last.pt")

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from gil import config as config_lib
 from gil import study
 from gil.config import resolve_path
 from gil.data.opengait import GaitDataset
@@ -100,7 +101,7 @@ def run_model(
     extra = {"data.single_frame": True} if model == "single_frame" else {}
     config = study.variant_config(study.BASELINE, seed, base, {**(overrides or {}), **extra})
     if model == "single_frame":
-        config = study.config_lib.from_dict({**config.to_dict(), "name": "calibration-single_frame"})
+        config = config_lib.from_dict({**config.to_dict(), "name": "calibration-single_frame"})
     run_dir, timing = study.timed_run(config, runs_root, progress)
     result = ProtocolResult.from_dict(json.loads((run_dir / "eval.json").read_text()))
     return result_rows(model, seed, result), {"model": model, "seed": seed, **timing}

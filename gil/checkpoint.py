@@ -32,14 +32,15 @@ def rng_state() -> dict[str, Any]:
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore :func:`rng_state`'s output; its tensors may sit on any device (a checkpoint mapped to the GPU)."""
     python = state["python"]
     random.setstate((state["python_version"], tuple(python[:-1]), python[-1]))
     np.random.set_state(
-        ("MT19937", state["numpy_keys"].numpy().astype(np.uint32), state["numpy_pos"], *state["numpy_gauss"])
+        ("MT19937", state["numpy_keys"].cpu().numpy().astype(np.uint32), state["numpy_pos"], *state["numpy_gauss"])
     )
-    torch.set_rng_state(state["torch"])
+    torch.set_rng_state(state["torch"].cpu())
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
 
 
 def save_atomic(obj: Any, path: str | Path) -> None:

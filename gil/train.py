@@ -162,8 +162,11 @@ class Trainer:
             outputs = self.forward_model(sils)
         loss, info = self.loss(outputs, labels)
         if (self.step + 1) % self.config.trainer.log_every == 0:
-            # Wang–Isola uniformity of this batch's embeddings, for every loss alike (notebook 04)
-            info["geometry/uniformity"] = float(uniformity(outputs["embeddings"].detach().float().cpu()).mean())
+            # Wang–Isola uniformity of this batch's embeddings, for every loss alike (notebook 04), and their
+            # mean norm: a norm falling towards 0 is the collapse a distance-margin loss can slide into
+            embeddings = outputs["embeddings"].detach().float().cpu()
+            info["geometry/uniformity"] = float(uniformity(embeddings).mean())
+            info["geometry/mean_norm"] = float(embeddings.norm(dim=-1).mean())
         if not torch.isfinite(loss):
             bad = [k for k, v in info.items() if not math.isfinite(v)] or ["total"]
             raise FloatingPointError(f"non-finite loss at step {self.step + 1}: term(s) {', '.join(bad)}")

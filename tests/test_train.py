@@ -35,6 +35,22 @@ def test_loss_goes_down_on_a_fixed_batch(tiny_root, tmp_path):
     assert min(losses[-3:]) < losses[0]
 
 
+def test_logged_geometry_is_the_batch_embeddings_norm_and_uniformity(tiny_root, tmp_path):
+    from gil.data.loader import build_train_loader
+    from gil.metrics import uniformity
+
+    trainer = Trainer(tiny_config(tiny_root, **{"trainer.log_every": 1}), tmp_path / "run", progress=False)
+    loader = build_train_loader(trainer.dataset, p=2, k=2, frames=8, resolution=(32, 22), seed=0)
+    sils, labels = next(iter(loader))
+    with torch.no_grad():  # the embeddings the step will see (train mode, the same weights)
+        trainer.model.train()
+        embeddings = trainer.forward_model(sils)["embeddings"].float()
+    info = trainer.train_step(sils, labels)
+    parts = embeddings.norm(dim=-1)  # [n, p]
+    assert info["geometry/mean_norm"] == pytest.approx(float(parts.mean()), rel=1e-5)
+    assert info["geometry/uniformity"] == pytest.approx(float(uniformity(embeddings).mean()), rel=1e-5)
+
+
 def test_resume_after_interruption_is_bit_identical(tiny_root, tmp_path, interrupted_run):
     config = tiny_config(tiny_root, **{"trainer.steps": 4, "trainer.checkpoint_every": 2})
     uninterrupted = train(config, tmp_path / "a", progress=False)

@@ -95,6 +95,25 @@ def test_margin_form_scales_linearly_with_a_global_scale_and_margin():
     assert info_s["mean_pair_weight"] == pytest.approx(info["mean_pair_weight"], rel=1e-10)
 
 
+def test_uniformity_gradient_grows_as_the_embeddings_shrink():
+    """L_u sees directions only: L_u(αe) = L_u(e) and ∇L_u(αe) = ∇L_u(e) / α — why small, unnormalised
+    embeddings (GaitSet) can let λ_u·L_u swamp the distance-based margin term (results/gpu/README.md)."""
+    e, alpha = _emb(), 0.01
+    uniformity_only = GeneralizedInterClassLoss(form="margin", uniformity_weight=1.0)
+
+    def grad_of_uniformity(x):
+        x = x.clone().requires_grad_(True)
+        _, info = uniformity_only(x, LABELS)
+        main = GeneralizedInterClassLoss(form="margin", uniformity_weight=0)(x, LABELS)[0]
+        (grad,) = torch.autograd.grad(uniformity_only(x, LABELS)[0] - main, x)
+        return info["uniformity"], grad
+
+    value, grad = grad_of_uniformity(e)
+    value_s, grad_s = grad_of_uniformity(alpha * e)
+    assert value_s == pytest.approx(value, abs=1e-10)
+    torch.testing.assert_close(grad_s, grad / alpha)
+
+
 @pytest.mark.parametrize("amp_dtype", [torch.bfloat16, torch.float16])
 @pytest.mark.parametrize("cfg", FORMS, ids=IDS)
 def test_autocast_stays_finite_and_close(cfg, amp_dtype):

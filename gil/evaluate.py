@@ -131,6 +131,23 @@ def _labels(name: str, values: Iterable[Any], n: int) -> np.ndarray:
     return arr
 
 
+def _inputs(
+    embeddings: Embeddings,
+    device: torch.device | str | None,
+    metric: str,
+    subjects: Iterable[Any],
+    group: tuple[str, Iterable[Any]],
+    views: Iterable[Any],
+) -> tuple[torch.Tensor, np.ndarray, np.ndarray, np.ndarray]:
+    """A protocol's checked inputs: ``[n, p, c]`` embeddings and the three ``[n]`` label arrays
+    (subjects, the named grouping — conditions or sequences —, views)."""
+    _check_metric(metric)
+    emb = _as_embeddings(embeddings, device)
+    n = emb.shape[0]
+    name, values = group
+    return emb, _labels("subjects", subjects, n), _labels(name, values, n), _labels("views", views, n)
+
+
 def _cross_view(
     emb: torch.Tensor,
     subjects: np.ndarray,
@@ -295,14 +312,7 @@ def casia_b(
     11 × 11 tables (NaN diagonal), per-probe-view means and mAP. ``device``: where the distance
     matrix is computed (default: the embeddings' own); ``chunk_size``: probe rows per block.
     """
-    _check_metric(metric)
-    emb = _as_embeddings(embeddings, device)
-    n = emb.shape[0]
-    subj, conds, vws = (
-        _labels("subjects", subjects, n),
-        _labels("conditions", conditions, n),
-        _labels("views", views, n),
-    )
+    emb, subj, conds, vws = _inputs(embeddings, device, metric, subjects, ("conditions", conditions), views)
     known = {c: i for i, (_, cs) in enumerate(CASIA_B_PROBES.items()) for c in cs}
     conds = np.array([c.lower() for c in conds], dtype=object)
     unknown = sorted(set(conds) - set(known) - set(CASIA_B_GALLERY))
@@ -349,14 +359,7 @@ def oumvlp(
     (the convention of several papers). ``compute_map=False`` skips the per-view sort (faster on
     OUMVLP-size sets); other arguments as :func:`casia_b`.
     """
-    _check_metric(metric)
-    emb = _as_embeddings(embeddings, device)
-    n = emb.shape[0]
-    subj, seqs, vws = (
-        _labels("subjects", subjects, n),
-        _labels("sequences", sequences, n),
-        _labels("views", views, n),
-    )
+    emb, subj, seqs, vws = _inputs(embeddings, device, metric, subjects, ("sequences", sequences), views)
     unknown = sorted(set(seqs) - {OUMVLP_GALLERY, OUMVLP_PROBE})
     if unknown:
         raise ValueError(f"sequences: unknown OUMVLP sequence(s) {unknown[:5]}; expected '00' (probe) or '01'")

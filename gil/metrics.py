@@ -36,6 +36,7 @@ __all__ = [
     "distance_samples",
     "identity_margins",
     "margin_summary",
+    "mean_norm",
     "part_features",
     "project_2d",
     "uniformity",
@@ -79,6 +80,15 @@ def uniformity(embeddings: Embeddings, t: float = 2.0) -> np.ndarray:
     """
     x = _unit_parts(embeddings)
     return np.array([float(torch.logsumexp(-t * sq, 0) - math.log(sq.numel())) for sq in _part_sq_distances(x)])
+
+
+def mean_norm(embeddings: Embeddings) -> float:
+    """Mean L2 norm of the part embeddings ``[n, p, c]`` (over ``c``, then the mean over ``n`` and ``p``).
+
+    The cosine-based measures here ignore it; a distance-margin loss does not, and a norm that shrinks towards 0
+    is how GIL's margin form failed with GaitSet (``results/gpu/README.md``).
+    """
+    return float(_as_embeddings(embeddings, "cpu").double().norm(dim=-1).mean())
 
 
 def alignment(embeddings: Embeddings, labels: Sequence[Any], alpha: float = 2.0) -> np.ndarray:

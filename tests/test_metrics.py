@@ -65,6 +65,14 @@ def test_alignment_matches_loop(data, alpha):
         assert got[p] == pytest.approx(sum(terms) / len(terms), abs=1e-12)
 
 
+def test_mean_norm_is_the_mean_part_norm():
+    emb = np.zeros((2, 2, 3))
+    emb[0, 0, :2] = [3, 4]  # norm 5
+    emb[1, 1, 2] = 2  # norm 2; the other two parts are 0
+    assert metrics.mean_norm(emb) == pytest.approx(7 / 4)
+    assert metrics.mean_norm(torch.ones(4, 5)) == pytest.approx(math.sqrt(5))  # [n, c] is one part
+
+
 def test_even_circle_is_more_uniform_than_a_cluster():
     angles = np.linspace(0, 2 * np.pi, 12, endpoint=False)
     even = np.stack([np.cos(angles), np.sin(angles)], 1)  # [n, c]: p = 1

@@ -29,8 +29,8 @@ averaged over parts. Per part: ``d_ij = ||e_i − e_j||₂`` and ``s_ij = cos(e_
    No margin (its ``margin`` must stay unset). Their 50k-iteration re-weighting is not reproduced.
 
 Scale: L_u sees only directions, so its gradient on an embedding scales as 1/|e|, while the margin form works on raw
-distances. A backbone with small, unnormalised embeddings (GaitSet on the twin) can slide into a collapse of |e|
-at λ_u = 0.1 (``results/gpu/README.md``); the trainer logs ``geometry/mean_norm`` to show it.
+distances. A backbone with small, unnormalised embeddings (GaitSet, GaitPart on the twin) can slide into a collapse
+of |e| at λ_u = 0.1 (``results/gpu/README.md``); the trainer logs ``geometry/mean_norm`` to show it.
 
 The authors' weighted triplet is ``GeneralizedInterClassLoss(form="margin", pair_weight="official",
 margin="fixed", uniformity_weight=0)``; their InfoLoss is ``form="softmax_official",

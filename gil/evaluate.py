@@ -1,4 +1,4 @@
-"""Embedding extraction and the CASIA-B / OUMVLP cross-view protocols (OpenGait's conventions).
+"""The CASIA-B / OUMVLP cross-view protocols (OpenGait's conventions); embeddings come from :mod:`gil.extract`.
 
 Protocols take embeddings ``[n, p, c]`` (torch or numpy; ``[n, c]`` is read as ``p = 1``) and the
 per-sequence labels as they appear in OpenGait's folder names (subject ``"075"``, condition
@@ -20,9 +20,8 @@ left out of the mean (as OpenGait's ``compute_ACC_mAP``). Ties in distance go to
 
 from __future__ import annotations
 
-import logging
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -31,12 +30,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-__all__ = ["ProtocolResult", "casia_b", "extract_embeddings", "oumvlp", "pairwise_distance"]
-
 from gil.protocol_result import ProtocolResult  # noqa: F401 (re-exported: gil.evaluate.ProtocolResult)
-
-log = logging.getLogger(__name__)
-
 
 METRICS = ("euclidean", "cosine")
 CASIA_B_GALLERY = ("nm-01", "nm-02", "nm-03", "nm-04")
@@ -46,7 +40,7 @@ _CHUNK_ELEMENTS = 2**24  # floats in one [p, rows, m] distance block: 64 MiB in 
 
 Embeddings = torch.Tensor | np.ndarray
 
-__all__ = ["ProtocolResult", "casia_b", "oumvlp", "pairwise_distance", "extract_embeddings", "METRICS"]
+__all__ = ["METRICS", "ProtocolResult", "casia_b", "oumvlp", "pairwise_distance"]
 
 
 def _as_embeddings(embeddings: Embeddings, device: torch.device | str | None) -> torch.Tensor:
@@ -377,52 +371,3 @@ def oumvlp(
         chunk_size=chunk_size,
         progress=progress,
     )
-
-
-# ------------------------------------------------------------------------------------------- extraction
-@torch.no_grad()
-def extract_embeddings(
-    model: torch.nn.Module,
-    loader: Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
-    device: torch.device | str,
-    progress: bool = True,
-) -> np.ndarray:
-    """Embeddings of a whole test set -> float32 ``[n, p, c]``, row ``i`` the sequence of index ``i``.
-
-    ``loader`` yields ``(sils [b, s, h, w] float, lengths [b] int64, indices [b] int64)``; the model
-    is called as ``model(sils, lengths=lengths)`` in eval mode and must return
-    ``{"embeddings": [b, p, c], ...}``. Its train/eval mode is restored afterwards. Every index in
-    ``0 … max`` must occur exactly once.
-    """
-    was_training = model.training
-    model.eval()
-    parts: list[np.ndarray] = []
-    where: list[np.ndarray] = []
-    try:
-        for batch, (sils, lengths, indices) in enumerate(tqdm(loader, desc="embeddings", disable=not progress)):
-            out = model(sils.to(device, non_blocking=True), lengths=lengths.to(device))
-            if not isinstance(out, Mapping) or "embeddings" not in out:
-                raise ValueError(f"extract_embeddings: the model must return a dict with 'embeddings' (batch {batch})")
-            emb = out["embeddings"]
-            if emb.ndim != 3 or emb.shape[0] != len(indices):
-                raise ValueError(
-                    f"extract_embeddings: expected embeddings [{len(indices)}, p, c] in batch {batch}, "
-                    f"got {tuple(emb.shape)}"
-                )
-            parts.append(emb.float().cpu().numpy())
-            where.append(np.asarray(indices, dtype=np.int64).reshape(-1))
-    finally:
-        model.train(was_training)
-    if not parts:
-        raise ValueError("extract_embeddings: the loader yielded no batch")
-    idx = np.concatenate(where)
-    n = int(idx.max()) + 1
-    if idx.min() < 0 or len(idx) != n or len(np.unique(idx)) != n:
-        raise ValueError(
-            f"extract_embeddings: loader indices must cover 0..{n - 1} exactly once; got {len(idx)} indices, "
-            f"{len(np.unique(idx))} distinct, min {int(idx.min())}"
-        )
-    out = np.empty((n, *parts[0].shape[1:]), dtype=np.float32)
-    out[idx] = np.concatenate(parts)
-    log.debug("extracted embeddings %s", out.shape)
-    return out

@@ -23,7 +23,8 @@ from gil import config as config_lib
 from gil.config import RunConfig, resolve_path
 from gil.data.loader import build_test_loader
 from gil.data.opengait import GaitDataset
-from gil.evaluate import ProtocolResult, casia_b, extract_embeddings, oumvlp
+from gil.evaluate import ProtocolResult, casia_b, oumvlp
+from gil.extract import extract_embeddings
 from gil.models import build_model
 from gil.train import CHECKPOINT_NAME, partition_of, train
 

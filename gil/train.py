@@ -27,7 +27,7 @@ from gil.data.loader import build_train_loader
 from gil.data.opengait import GaitDataset
 from gil.data.partitions import Partition, load_partition
 from gil.losses import build_loss
-from gil.metrics import uniformity
+from gil.metrics import mean_norm, uniformity
 from gil.models import build_model
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,7 @@ class Trainer:
             # mean norm: a norm falling towards 0 is the collapse a distance-margin loss can slide into
             embeddings = outputs["embeddings"].detach().float().cpu()
             info["geometry/uniformity"] = float(uniformity(embeddings).mean())
-            info["geometry/mean_norm"] = float(embeddings.norm(dim=-1).mean())
+            info["geometry/mean_norm"] = mean_norm(embeddings)
         if not torch.isfinite(loss):
             bad = [k for k, v in info.items() if not math.isfinite(v)] or ["total"]
             raise FloatingPointError(f"non-finite loss at step {self.step + 1}: term(s) {', '.join(bad)}")

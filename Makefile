@@ -1,29 +1,58 @@
-# gil — all set-up happens here; a fresh clone needs only Python >= 3.10 and make.
+# gil — all set-up happens here; a fresh clone needs only Python 3.11 and make.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-# The CPU wheel that installs on our machines; GPU users: see README ("GPU users").
-TORCH_PIN ?= torch==2.13.0
+# Every version `make setup` installs, torch's CPU wheel included (`make lock` regenerates it).
+LOCK   := requirements.lock
+TORCH_PIN ?= torch==2.13.0+cpu
+# GPU users: install your own torch into .venv first, then `make setup KEEP_TORCH=1` (README, "GPU users").
+KEEP_TORCH ?=
+KERNEL := gil
 PRESET ?= small
 DATA   := data/syngait-$(PRESET)
 WORKERS ?= 2
+# where `make lock` finds the CPU torch wheel: this machine's pip find-links, else the PyTorch CPU index
+FIND_LINKS := $(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null)
+TORCH_INDEX ?= $(if $(FIND_LINKS),--find-links $(FIND_LINKS),--extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match)
 
-.PHONY: setup data test book bench lint study clean help
+.PHONY: setup kernel lab lock data test book bench lint study clean help
 
 help:
 	@echo "make book   - set up, generate the embedded data, execute the notebooks, build the book"
 	@echo "make test   - set up and run the test suite"
-	@echo "make data | bench | lint | study | clean"
+	@echo "make lab    - JupyterLab on notebooks/ with the project's kernel"
+	@echo "make data | lock | bench | lint | study | clean"
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "$(TORCH_PIN)"
-	$(PY) -m pip install -q -e ".[book,dev]"
+$(STAMP): pyproject.toml $(LOCK)
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "$(LOCK) is for Python 3.11; run make with PYTHON=python3.11 (or make lock for your Python)")'
+	$(PYTHON) -m venv $(if $(KEEP_TORCH),,--clear) $(VENV)
+	$(if $(KEEP_TORCH),grep -v '^torch==' $(LOCK) > $(VENV)/lock-without-torch.txt)
+	$(PY) -m pip install -q --no-deps -r $(if $(KEEP_TORCH),$(VENV)/lock-without-torch.txt,$(LOCK))
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	$(PY) -m pip check
+	$(MAKE) kernel
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# the project's kernel, registered for this user so any JupyterLab (and papermill) finds it as `gil`
+kernel:
+	$(PY) -m ipykernel install --user --name $(KERNEL) --display-name "Python 3 (gil)"
+
+# JupyterLab refuses to run as root unless told (containers often are root)
+LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
+lab: setup kernel
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
+
+# regenerate the lock from pyproject.toml's dependencies and extras, for Python 3.11 and the CPU torch pin
+lock:
+	test -x $(VENV)/bin/uv || { $(PYTHON) -m venv $(VENV) && $(PY) -m pip install -q uv; }
+	echo "$(TORCH_PIN)" | $(VENV)/bin/uv pip compile pyproject.toml - --extra book --extra dev \
+		--python-version 3.11 $(TORCH_INDEX) --no-header --quiet -o $(LOCK).tmp
+	( echo "# Every version \`make setup\` installs (Python 3.11, Linux x86-64, CPU torch). Regenerate: make lock"; \
+	  echo "# (uv pip compile pyproject.toml --extra book --extra dev, plus $(TORCH_PIN))."; cat $(LOCK).tmp ) > $(LOCK)
+	rm -f $(LOCK).tmp
 
 # always asked: a no-op when $(DATA) holds this preset already, a clear error when it holds an older one
 data: setup

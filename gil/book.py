@@ -16,22 +16,29 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gil.config import PROJECT_ROOT
+from gil.project import require_checkout
 
 log = logging.getLogger(__name__)
 
-NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
-BOOK_DIR = PROJECT_ROOT / "book"
 HIDDEN_TAGS = ("injected-parameters",)
+KERNEL = "python3"  # the interpreter running the build (make book: .venv), whatever kernels are registered
+
+
+def notebook_dir() -> Path:
+    return require_checkout("gil book") / "notebooks"
+
+
+def book_dir() -> Path:
+    return require_checkout("gil book") / "book"
 
 
 def notebooks(only: Sequence[str] | None = None) -> list[Path]:
     """The notebooks in build order; ``only`` filters by name prefix (``"03"`` or ``"03_cross_view"``)."""
-    found = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+    found = sorted(notebook_dir().glob("[0-9][0-9]_*.ipynb"))
     if only:
         found = [nb for nb in found if any(nb.stem.startswith(prefix) for prefix in only)]
         if not found:
-            raise ValueError(f"--only {list(only)} matches no notebook in {NOTEBOOK_DIR}")
+            raise ValueError(f"--only {list(only)} matches no notebook in {notebook_dir()}")
     return found
 
 
@@ -58,7 +65,7 @@ def execute(notebook: Path, out_dir: Path, parameters: Mapping[str, Any], timeou
         str(target),
         parameters=dict(parameters),
         cwd=str(notebook.parent),
-        kernel_name="python3",
+        kernel_name=KERNEL,
         progress_bar=False,
         execution_timeout=timeout,
     )
@@ -66,16 +73,17 @@ def execute(notebook: Path, out_dir: Path, parameters: Mapping[str, Any], timeou
     return target
 
 
-def build_html(book_dir: Path = BOOK_DIR) -> Path:
+def build_html(folder: Path | None = None) -> Path:
     """Run ``jupyter-book build`` (offline; fails when Sphinx reports an error)."""
+    folder = folder or book_dir()
     executable = Path(sys.executable).with_name("jupyter-book")
-    command = [str(executable) if executable.exists() else "jupyter-book", "build", str(book_dir)]
+    command = [str(executable) if executable.exists() else "jupyter-book", "build", str(folder)]
     subprocess.run(command, check=True)
-    return book_dir / "_build" / "html" / "index.html"
+    return folder / "_build" / "html" / "index.html"
 
 
 def build(parameters: Mapping[str, Any], only: Sequence[str] | None = None, html: bool = True) -> Path:
-    out_dir = BOOK_DIR / "notebooks"
+    out_dir = book_dir() / "notebooks"
     for notebook in notebooks(only):
         tic = time.perf_counter()
         print(f"executing {notebook.name} ...", flush=True)
@@ -83,7 +91,7 @@ def build(parameters: Mapping[str, Any], only: Sequence[str] | None = None, html
         print(f"  done in {time.perf_counter() - tic:.0f} s", flush=True)
     if not html:
         return out_dir
-    shutil.rmtree(BOOK_DIR / "_build" / "html", ignore_errors=True)
+    shutil.rmtree(book_dir() / "_build" / "html", ignore_errors=True)
     return build_html()
 
 

@@ -21,7 +21,7 @@ def _add_config_arguments(parser: argparse.ArgumentParser, required: bool) -> No
     parser.add_argument(
         "--config",
         required=required,
-        help="YAML path or bundled name, e.g. casia-b/gaitgl_gil_margin or embedded/small_gil",
+        help="YAML path or bundled name, e.g. casia-b/gaitgl_gil_margin or embedded/small_gil_margin",
     )
     parser.add_argument(
         "--set",
@@ -39,8 +39,8 @@ def _load_config(args: argparse.Namespace):
 
     overrides = config_lib.parse_overrides(args.overrides)
     if args.data_root:
-        overrides["data.root"] = str(Path(args.data_root).resolve())
-    return config_lib.load(args.config, overrides)
+        overrides["data.root"] = args.data_root
+    return config_lib.load(args.config, overrides).resolved(Path.cwd())  # CLI paths: from the current directory
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -87,7 +87,9 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    root = Path(__file__).resolve().parents[1] / "benchmarks"
+    from gil.project import require_checkout
+
+    root = require_checkout("gil bench (it runs the harnesses in benchmarks/)") / "benchmarks"
     names = args.only or list(BENCHMARKS)
     for name in names:
         script = root / f"{name}.py"
@@ -109,13 +111,15 @@ def _bench(args: argparse.Namespace) -> int:
 def add_parser(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser("train", help="train a config (torchrun-aware), then evaluate it")
     _add_config_arguments(train, required=True)
-    train.add_argument("--run-dir", help="run folder (default: runs/<name>-<config fingerprint>)")
+    train.add_argument(
+        "--run-dir", help="run folder, relative to the current directory (default: runs/<name>-<config fingerprint>)"
+    )
     train.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint in the run folder")
     train.add_argument("--no-eval", action="store_true", help="skip the evaluation after training")
     train.set_defaults(func=_train)
 
     evaluate = commands.add_parser("eval", help="evaluate a run folder or a checkpoint on the test partition")
-    evaluate.add_argument("--run", help="a run folder written by `gil train`")
+    evaluate.add_argument("--run", help="a run folder written by `gil train` (the same path as its --run-dir)")
     evaluate.add_argument("--checkpoint", help="a gil checkpoint, or an OpenGait one with --opengait")
     evaluate.add_argument("--opengait", action="store_true", help="--checkpoint is an OpenGait .pt file")
     evaluate.add_argument("--num-classes", type=int, help="classifier size of the checkpoint (default: train ids)")

@@ -2,9 +2,12 @@
 
 One YAML file describes one experiment (as OpenGait's configs do). The CLI's ``--set a.b=v``, a
 notebook's parameter dict and the YAML all map onto the same fields. Unknown keys and values of the
-wrong type are errors naming the dotted key and what was expected. Relative paths are resolved
-against the project root (the folder holding ``gil/``), never the working directory, so notebooks
-and the CLI see the same files.
+wrong type are errors naming the dotted key and what was expected.
+
+Paths: a relative ``data.root`` (or partition file) is taken from the working directory, as any Python
+library takes a path; the entry points make them absolute first with :meth:`RunConfig.resolved` — the CLI
+against the current directory, the notebooks against the project root. Bundled configs are read from the
+installed package (``importlib.resources``).
 """
 
 from __future__ import annotations
@@ -15,13 +18,15 @@ import json
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+from gil.project import checkout, resource
+
+CONFIG_DIR = resource("configs")
 
 
 @dataclass(frozen=True)
@@ -107,15 +112,17 @@ class RunConfig:
     def fingerprint(self) -> str:
         """Short hash of everything that changes the trained weights (not logging or worker counts).
 
-        The data root counts relative to the project root (so clones elsewhere agree), and a generated
+        The data root counts relative to the source checkout when it lies inside one (so clones elsewhere
+        agree), and a generated
         embedded data set also by its ``syngait.json`` (preset, seed, version): regenerating the data with
         other difficulty knobs gives new fingerprints, so no cached run of the old data is reused.
         """
         content = self.to_dict()
         content["data"].pop("workers")
         root = self.data_root()
+        project = checkout()
         content["data"]["root"] = (
-            root.relative_to(PROJECT_ROOT).as_posix() if root.is_relative_to(PROJECT_ROOT) else str(root)
+            root.relative_to(project).as_posix() if project and root.is_relative_to(project) else str(root)
         )
         generated = root / "syngait.json"
         if generated.is_file():
@@ -127,13 +134,28 @@ class RunConfig:
         return hashlib.sha256(blob).hexdigest()[:10]
 
     def data_root(self) -> Path:
+        """``data.root`` as an absolute path (a relative one from the working directory)."""
         return resolve_path(self.data.root)
 
+    def resolved(self, base: str | Path) -> RunConfig:
+        """This config with ``data.root`` and a partition file path made absolute against ``base``.
 
-def resolve_path(path: str | Path) -> Path:
-    """Absolute paths stay; relative ones are taken from the project root, not the working directory."""
+        Partition names (``dataset``, ``casia-b-lt``, ``oumvlp`` …) stay as they are.
+        """
+        from gil.data.partitions import NAMES
+
+        data = {"root": str(resolve_path(self.data.root, base))}
+        if self.data.partition != "dataset" and self.data.partition not in NAMES:
+            data["partition"] = str(resolve_path(self.data.partition, base))
+        return dataclasses.replace(self, data=dataclasses.replace(self.data, **data))
+
+
+def resolve_path(path: str | Path, base: str | Path | None = None) -> Path:
+    """``path`` made absolute: kept when absolute, else taken from ``base`` (default: the working directory)."""
     path = Path(path).expanduser()
-    return path if path.is_absolute() else PROJECT_ROOT / path
+    if path.is_absolute():
+        return path
+    return (Path(base) if base is not None else Path.cwd()).resolve() / path
 
 
 def _plain(value: Any) -> Any:
@@ -231,16 +253,27 @@ def from_dict(values: Mapping[str, Any], overrides: Mapping[str, Any] | None = N
     return _build(RunConfig, merged)
 
 
-def find_config(name_or_path: str | Path) -> Path:
-    """A YAML path, or a name relative to ``gil/configs`` (``embedded/gaitgl_gil``, with or without .yaml)."""
-    candidates = [Path(name_or_path).expanduser()]
-    stem = str(name_or_path)
-    candidates += [CONFIG_DIR / stem, CONFIG_DIR / f"{stem}.yaml", resolve_path(stem)]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    known = sorted(str(p.relative_to(CONFIG_DIR).with_suffix("")) for p in CONFIG_DIR.rglob("*.yaml"))
-    raise FileNotFoundError(f"config '{name_or_path}' not found; bundled configs: {', '.join(known)}")
+def bundled_configs() -> list[str]:
+    """Names of the configs shipped in the package (``casia-b/gaitgl_gil_margin``, ``embedded/tiny_triplet`` …)."""
+    return sorted(
+        f"{group.name}/{item.name.removesuffix('.yaml')}"
+        for group in CONFIG_DIR.iterdir()
+        if group.is_dir()
+        for item in group.iterdir()
+        if item.name.endswith(".yaml")
+    )
+
+
+def find_config(name_or_path: str | Path) -> Path | Traversable:
+    """A YAML path (relative: from the working directory), or a bundled name (``embedded/small_gil_margin``,
+    with or without ``.yaml``)."""
+    path = Path(name_or_path).expanduser()
+    if path.is_file():
+        return path
+    stem = str(name_or_path).removesuffix(".yaml")
+    if stem in bundled_configs():
+        return CONFIG_DIR.joinpath(*f"{stem}.yaml".split("/"))
+    raise FileNotFoundError(f"config '{name_or_path}' not found; bundled configs: {', '.join(bundled_configs())}")
 
 
 def load(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None) -> RunConfig:

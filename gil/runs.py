@@ -37,13 +37,26 @@ def run_dir_for(config: RunConfig, runs_root: str | Path = DEFAULT_RUNS_ROOT) ->
     return resolve_path(runs_root) / f"{config.name}-{config.fingerprint()}"
 
 
+def check_run_dir(run_dir: str | Path) -> Path:
+    """``run_dir`` as an absolute path (relative: from the working directory), or a clear error."""
+    path = resolve_path(run_dir)
+    if not path.is_dir():
+        raise FileNotFoundError(f"run folder not found: {path}")
+    if not (path / "config.yaml").is_file():
+        raise FileNotFoundError(f"{path}: not a run folder (no config.yaml; run folders are written by `gil train`)")
+    return path
+
+
 def load_run_config(run_dir: str | Path) -> RunConfig:
-    return config_lib.load(resolve_path(run_dir) / "config.yaml")
+    return config_lib.load(check_run_dir(run_dir) / "config.yaml")
 
 
 def load_trained_model(config: RunConfig, run_dir: str | Path, device: torch.device) -> torch.nn.Module:
     """The run's model with the weights of ``checkpoints/last.pt``, in eval mode on ``device``."""
-    state = checkpoint.load(resolve_path(run_dir) / "checkpoints" / CHECKPOINT_NAME)
+    path = check_run_dir(run_dir) / "checkpoints" / CHECKPOINT_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no checkpoint yet (the run has not reached its first checkpoint)")
+    state = checkpoint.load(path)
     num_classes = int(state.get("num_classes", len(partition_of(config).train)))
     model = build_model(config.model.name, num_classes, width=config.model.width, **config.model.kwargs)
     model.load_state_dict(state["model"])
@@ -92,8 +105,11 @@ def evaluate_model(
 
 
 def evaluate_run(run_dir: str | Path, device: str = "auto", progress: bool = True) -> dict[str, Any]:
-    """Evaluate a trained run; writes ``eval.json`` and ``embeddings.npz`` atomically and returns the dict."""
-    run_dir = resolve_path(run_dir)
+    """Evaluate a trained run; writes ``eval.json`` and ``embeddings.npz`` atomically and returns the dict.
+
+    ``run_dir`` is the folder ``gil train --run-dir`` wrote (relative: from the working directory).
+    """
+    run_dir = check_run_dir(run_dir)
     config = load_run_config(run_dir)
     torch_device = distributed.pick_device(device)
     model = load_trained_model(config, run_dir, torch_device)
@@ -144,6 +160,7 @@ def embedded_config(
     """A bundled embedded config (``embedded/{preset}_{loss}``) with the notebooks' usual parameters applied.
 
     ``None`` keeps the config's value; ``overrides`` takes any other dotted keys (``{"optim.lr": 1e-3}``).
+    Relative paths are taken from the working directory (the notebooks resolve theirs first).
     """
     values: dict[str, Any] = {"trainer.device": device}
     if backbone is not None:
@@ -175,7 +192,7 @@ class Run:
 
 def load_run(run_dir: str | Path) -> Run:
     """Read ``config.yaml``, ``metrics.csv``, ``eval.json`` and ``embeddings.npz`` of a finished run."""
-    run_dir = resolve_path(run_dir)
+    run_dir = check_run_dir(run_dir)
     missing = [n for n in ("config.yaml", "metrics.csv", "eval.json", "embeddings.npz") if not (run_dir / n).is_file()]
     if missing:
         raise FileNotFoundError(f"{run_dir}: not a finished run (missing {', '.join(missing)})")

@@ -13,8 +13,6 @@ import argparse
 import json
 import math
 import os
-import platform
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -23,10 +21,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from gil import config as config_lib
-from gil.config import PROJECT_ROOT, RunConfig, resolve_path
+from gil import provenance as provenance_lib
+from gil.config import RunConfig, resolve_path
+from gil.project import checkout
 
 BASE_CONFIG = "embedded/small_triplet"
 BASELINE = "triplet"
@@ -94,29 +93,8 @@ def timed_run(config: RunConfig, runs_root: str | Path, progress: bool) -> tuple
 
 
 def machine() -> dict[str, Any]:
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = "unknown"
-    cpu = platform.processor() or platform.machine()
-    if Path("/proc/cpuinfo").is_file():
-        names = [
-            ln.split(":", 1)[1].strip()
-            for ln in Path("/proc/cpuinfo").read_text().splitlines()
-            if ln.startswith("model name")
-        ]
-        cpu = names[0] if names else cpu
-    return {
-        "commit": commit,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "platform": platform.platform(),
-    }
+    """What :func:`gil.provenance.machine` says (kept here: the study's files call it by this name)."""
+    return provenance_lib.machine()
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -131,8 +109,9 @@ def read_provenance(out: Path, command: str, base: str, overrides: dict[str, Any
     path = out / "provenance.json"
     provenance = json.loads(path.read_text()) if path.is_file() else {}
     shown = dict(overrides or {})
-    if "data.root" in shown and Path(shown["data.root"]).is_relative_to(PROJECT_ROOT):  # portable across clones
-        shown["data.root"] = Path(shown["data.root"]).relative_to(PROJECT_ROOT).as_posix()
+    project = checkout()
+    if project and "data.root" in shown and Path(shown["data.root"]).is_relative_to(project):  # portable
+        shown["data.root"] = Path(shown["data.root"]).relative_to(project).as_posix()
     provenance.update(command=command, base_config=base, overrides=shown, machine=machine())
     provenance.setdefault("cells", [])
     return provenance

@@ -1,17 +1,21 @@
-"""The trainer: one run = one folder (``config.yaml``, ``checkpoints/``, ``metrics.csv``, ``tb/``).
+"""The trainer: one run = one folder (``config.yaml``, ``provenance.json``, ``checkpoints/``, ``metrics.csv``,
+``tb/``).
 
 Works as a plain process (CPU, CUDA or MPS) and under ``torchrun`` (DDP; NCCL on GPUs, gloo on CPU).
 Batches come from the rank-sharded P×K sampler, whose batch ``b`` depends only on ``(seed, b)``, so a
 resumed run sees exactly the batches an uninterrupted one would; with the RNG states restored from the
-checkpoint, CPU training resumes bit-identically.
+checkpoint, CPU training resumes bit-identically. Everything that can be checked is checked before the
+folder is made, and a run that fails before its first checkpoint leaves no folder behind.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import math
 import random
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -21,7 +25,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from gil import checkpoint, distributed
+from gil import checkpoint, distributed, provenance
 from gil.config import RunConfig, resolve_path, save
 from gil.data.loader import build_train_loader
 from gil.data.opengait import GaitDataset
@@ -47,6 +51,23 @@ def partition_of(config: RunConfig) -> Partition:
     if config.data.partition == "dataset":
         return load_partition(root / "partition.json")
     return load_partition(config.data.partition)
+
+
+def check_batch(config: RunConfig, dataset: GaitDataset) -> None:
+    """Raise before any work when the training data cannot fill a ``data.p`` × ``data.k`` batch."""
+    identities = len(dataset.subjects)
+    if identities < 2:
+        raise ValueError(
+            f"{config.data_root()}: the training partition has {identities} identit{'y' if identities == 1 else 'ies'} "
+            "on disk; a metric loss needs at least 2"
+        )
+    if not 1 <= config.data.p <= identities:
+        raise ValueError(
+            f"data.p={config.data.p} identities per batch, but the training partition has {identities} identities "
+            f"on disk in {config.data_root()}; expected 1 <= data.p <= {identities}"
+        )
+    if config.data.k < 1:
+        raise ValueError(f"data.k={config.data.k}: expected at least 1 sequence per identity")
 
 
 def build_optimizer(config: RunConfig, params: Any) -> torch.optim.Optimizer:
@@ -94,6 +115,7 @@ class Trainer:
             raise FileNotFoundError(f"data.root: {root} is not a folder (generate it with `gil data generate`)")
         self.partition = partition_of(config)
         self.dataset = GaitDataset(root, subjects=list(self.partition.train))
+        check_batch(config, self.dataset)
         self.num_classes = len(self.dataset.subjects)
         model = build_model(config.model.name, self.num_classes, width=config.model.width, **config.model.kwargs)
         self.model = model.to(self.env.device)
@@ -182,7 +204,19 @@ class Trainer:
         return info
 
     def fit(self, resume: bool = True) -> Path:
-        """Train up to ``trainer.steps``; resumes from the last checkpoint when one exists and ``resume``."""
+        """Train up to ``trainer.steps``; resumes from the last checkpoint when one exists and ``resume``.
+
+        When this call made the folder and fails before the first checkpoint, the folder is removed again.
+        """
+        made = not self.run_dir.exists()
+        try:
+            return self._fit(resume)
+        except BaseException:
+            if made and self.env.is_main and not self.checkpoint_path.is_file():
+                shutil.rmtree(self.run_dir, ignore_errors=True)
+            raise
+
+    def _fit(self, resume: bool) -> Path:
         cfg = self.config
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if resume and self.checkpoint_path.is_file():
@@ -190,6 +224,8 @@ class Trainer:
             log.info("resumed %s at step %d", self.run_dir, self.step)
         elif self.env.is_main:
             save(cfg, self.run_dir / "config.yaml")
+        if self.env.is_main:
+            write_provenance(self.run_dir, self.step)
         if self.step >= cfg.trainer.steps:
             return self.run_dir
         loader = build_train_loader(
@@ -240,6 +276,16 @@ class Trainer:
             bar.close()
             logger.close()
         return self.run_dir
+
+
+def write_provenance(run_dir: Path, step: int) -> None:
+    """Add this session (start step, environment with the lock's hash, machine) to ``provenance.json``."""
+    path = run_dir / "provenance.json"
+    record = json.loads(path.read_text()) if path.is_file() else {"sessions": []}
+    record["sessions"].append({"start_step": step, **provenance.machine()})
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(record, indent=2))
+    tmp.replace(path)
 
 
 class MetricsLogger:

@@ -4,21 +4,23 @@ import pytest
 import yaml
 
 from gil import config as config_lib
-from gil.config import CONFIG_DIR, PROJECT_ROOT, RunConfig
+from gil.config import RunConfig, bundled_configs
+from gil.project import checkout
 
-BUNDLED = sorted(CONFIG_DIR.rglob("*.yaml"))
+BUNDLED = bundled_configs()
+PROJECT_ROOT = checkout()
 
 
-@pytest.mark.parametrize("path", BUNDLED, ids=lambda p: str(p.relative_to(CONFIG_DIR)))
-def test_every_bundled_config_loads(path):
-    config = config_lib.load(path)
+@pytest.mark.parametrize("name", BUNDLED)
+def test_every_bundled_config_loads(name):
+    config = config_lib.load(name)
     assert isinstance(config, RunConfig)
     assert config.data.p * config.data.k > 0
     assert config.loss.terms, "a config without loss terms trains nothing"
 
 
 def test_bundled_configs_cover_paper_settings():
-    names = {str(p.relative_to(CONFIG_DIR).with_suffix("")) for p in BUNDLED}
+    names = set(BUNDLED)
     for dataset in ("casia-b", "oumvlp"):
         for model in ("gaitset", "gaitpart", "gaitgl", "gaitbase"):
             for loss in ("triplet", "gil_margin", "gil_softmax"):
@@ -95,11 +97,24 @@ def test_unknown_config_name_lists_bundled_ones():
         config_lib.find_config("no/such_config")
 
 
-def test_relative_paths_resolve_against_project_root_not_cwd(monkeypatch, tmp_path):
+def test_relative_paths_resolve_against_the_working_directory_or_a_given_base(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
-    config = config_lib.from_dict({"data": {"root": "data/syngait-small"}})
-    assert config.data_root() == PROJECT_ROOT / "data" / "syngait-small"
+    config = config_lib.from_dict({"data": {"root": "data/syngait-small", "partition": "splits/mine.json"}})
+    assert config.data_root() == tmp_path.resolve() / "data" / "syngait-small"
     assert config_lib.resolve_path("/abs/path") == Path("/abs/path")
+    elsewhere = config.resolved(tmp_path / "project")
+    assert elsewhere.data.root == str(tmp_path / "project" / "data" / "syngait-small")
+    assert elsewhere.data.partition == str(tmp_path / "project" / "splits" / "mine.json")
+    named = config_lib.from_dict({"data": {"partition": "casia-b-st"}}).resolved(tmp_path)
+    assert named.data.partition == "casia-b-st"  # partition names are not paths
+
+
+def test_bundled_configs_load_by_name_from_any_folder(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    assert config_lib.load("embedded/tiny_triplet").name == "tiny-gaitgl-triplet"
+    assert config_lib.load("embedded/tiny_triplet.yaml").name == "tiny-gaitgl-triplet"
+    (tmp_path / "mine.yaml").write_text("name: mine\n")
+    assert config_lib.load("mine.yaml").name == "mine"  # a relative YAML path: from the working directory
 
 
 def test_fingerprint_ignores_logging_but_not_training_fields():
@@ -111,7 +126,8 @@ def test_fingerprint_ignores_logging_but_not_training_fields():
     assert base.fingerprint() != config_lib.from_dict({"loss": {"terms": {"gil": {}}}}).fingerprint()
 
 
-def test_fingerprint_is_the_same_for_a_relative_and_absolute_root_and_follows_the_generated_data(tmp_path):
+def test_fingerprint_is_the_same_for_a_relative_and_absolute_root_and_follows_the_generated_data(tmp_path, monkeypatch):
+    monkeypatch.chdir(PROJECT_ROOT)
     relative = config_lib.from_dict({"data": {"root": "data/syngait-small"}})
     absolute = config_lib.from_dict({"data": {"root": str(PROJECT_ROOT / "data" / "syngait-small")}})
     assert relative.fingerprint() == absolute.fingerprint()

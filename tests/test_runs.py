@@ -18,7 +18,8 @@ def tiny_config(root, loss="triplet", **overrides):
 
 @pytest.fixture(scope="module")
 def trained_run(tiny_root, tmp_path_factory):
-    return get_or_train(tiny_config(tiny_root), runs_root=tmp_path_factory.mktemp("runs"), progress=False)
+    # runs/ inside a folder of its own: the reuse test below searches the parent, where nothing else may lie
+    return get_or_train(tiny_config(tiny_root), runs_root=tmp_path_factory.mktemp("cache") / "runs", progress=False)
 
 
 def test_get_or_train_writes_a_complete_run_folder(trained_run, tiny_root):
@@ -128,3 +129,41 @@ def test_opengait_checkpoint_with_wrong_model_is_named(tmp_path, tiny_root):
         ]
     )
     assert code == 2
+
+
+def test_cli_train_run_dir_and_eval_run_name_the_same_relative_folder_from_any_directory(
+    tiny_root, tmp_path, monkeypatch, capsys
+):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    train_args = ["train", "--config", "embedded/tiny_triplet", "--data-root", str(tiny_root), "--run-dir", "rel"]
+    assert main([*train_args, "--set", "trainer.steps=2", "--set", "trainer.device=cpu", "--no-eval"]) == 0
+    assert (elsewhere / "rel" / "checkpoints" / "last.pt").is_file()
+    assert main(["eval", "--run", "rel", "--device", "cpu"]) == 0
+    assert (elsewhere / "rel" / "eval.json").is_file()
+    capsys.readouterr()
+    assert main(["eval", "--run", "no-such-run", "--device", "cpu"]) == 2
+    assert f"run folder not found: {elsewhere / 'no-such-run'}" in capsys.readouterr().err
+
+
+def test_cli_data_root_is_relative_to_the_current_directory(tiny_root, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tiny_root.parent)
+    args = ["train", "--config", "embedded/tiny_triplet", "--data-root", tiny_root.name]
+    args += ["--run-dir", str(tmp_path / "r")]
+    assert main([*args, "--set", "trainer.steps=1", "--set", "trainer.device=cpu", "--no-eval"]) == 0
+    saved = config_lib.load(tmp_path / "r" / "config.yaml")
+    assert saved.data.root == str(tiny_root.resolve())  # stored absolute: the run folder works from anywhere
+
+
+def test_run_folder_records_its_environment_and_the_lock(trained_run):
+    from gil.project import checkout
+
+    record = json.loads((trained_run / "provenance.json").read_text())
+    session = record["sessions"][0]
+    assert session["start_step"] == 0
+    env = session["environment"]
+    assert env["torch"] == torch.__version__ and len(env["packages_sha256"]) == 16
+    if checkout() is not None and (checkout() / "requirements.lock").is_file():
+        assert len(env["lock"]["sha256"]) == 16
+        assert isinstance(env["lock"]["matches"], bool)

@@ -141,3 +141,26 @@ def test_two_process_gloo_ddp_run_keeps_ranks_in_sync(tiny_root, tmp_path):
     for key in rank0:
         assert torch.equal(rank0[key], rank1[key]), key
     assert checkpoint.load(tmp_path / "checkpoints" / "last.pt")["step"] == 2
+
+
+def test_a_batch_larger_than_the_training_identities_fails_before_any_folder_is_made(tiny_root, tmp_path):
+    run_dir = tmp_path / "run"
+    with pytest.raises(ValueError, match=r"data\.p=8 .* 4 identities"):
+        train(tiny_config(tiny_root, **{"data.p": 8}), run_dir, progress=False)
+    assert not run_dir.exists()
+
+
+def test_a_failure_before_the_first_checkpoint_leaves_no_folder(tiny_root, tmp_path, monkeypatch):
+    def explode(self, sils, labels):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Trainer, "train_step", explode)
+    run_dir = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="boom"):
+        train(tiny_config(tiny_root, **{"trainer.steps": 2}), run_dir, progress=False)
+    assert not run_dir.exists()
+    existing = tmp_path / "mine"
+    existing.mkdir()
+    with pytest.raises(RuntimeError, match="boom"):
+        train(tiny_config(tiny_root, **{"trainer.steps": 2}), existing, progress=False)
+    assert existing.is_dir()  # a folder the caller made is never removed

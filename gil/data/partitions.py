@@ -1,8 +1,8 @@
 """Train/test subject partitions: CASIA-B ST/MT/LT, OUMVLP, or any OpenGait partition JSON.
 
-The JSON files live in the repository's ``data/partitions/`` (OpenGait's format
-``{"TRAIN_SET": [...], "TEST_SET": [...]}``). CASIA-B's are also computed in code, so an
-installed wheel without that folder still knows them.
+The named partitions ship inside the package (``gil/configs/partitions/*.json``, read through
+``importlib.resources``) in OpenGait's format ``{"TRAIN_SET": [...], "TEST_SET": [...]}``; CASIA-B's and
+OUMVLP's are also computed in code, and the tests check that both agree.
 """
 
 from __future__ import annotations
@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
-PARTITION_DIR = Path(__file__).resolve().parents[2] / "data" / "partitions"
+from gil.project import resource
+
+PARTITION_DIR: Traversable = resource("configs", "partitions")
 
 # CASIA-B: the paper's settings train on the first 24 / 62 / 74 subjects; all test on 075-124.
 CASIA_B_SETTINGS = {"casia-b-st": 24, "casia-b-mt": 62, "casia-b-lt": 74}
@@ -53,7 +56,7 @@ def oumvlp() -> Partition:
     return Partition(train, test)
 
 
-def _from_json(path: Path) -> Partition:
+def _from_json(path: Path | Traversable) -> Partition:
     try:
         obj = json.loads(path.read_text())
         train, test = obj["TRAIN_SET"], obj["TEST_SET"]
@@ -68,10 +71,7 @@ def load_partition(name_or_path: str | os.PathLike) -> Partition:
     """A partition by name (``casia-b-st|mt|lt``, ``oumvlp``), JSON path, or root with ``partition.json``."""
     key = str(name_or_path)
     if key in NAMES:
-        path = PARTITION_DIR / f"{key}.json"
-        if path.is_file():
-            return _from_json(path)
-        return oumvlp() if key == "oumvlp" else casia_b(key)
+        return _from_json(PARTITION_DIR / f"{key}.json")
     path = Path(name_or_path)
     if path.is_dir():
         path = path / "partition.json"
@@ -82,11 +82,19 @@ def load_partition(name_or_path: str | os.PathLike) -> Partition:
     )
 
 
-def write_partitions(folder: Path = PARTITION_DIR) -> None:
-    """(Re)write the named partitions as JSON (used once to create ``data/partitions``)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in NAMES:
-        part = oumvlp() if name == "oumvlp" else casia_b(name)
-        tmp = folder / f".{name}.json.tmp"
-        tmp.write_text(json.dumps(part.to_json(), indent=1) + "\n")
-        os.replace(tmp, folder / f"{name}.json")
+def infer_partition(root: str | os.PathLike) -> str:
+    """The ``data.partition`` that fits a data root: ``dataset`` when it holds ``partition.json`` (every
+    embedded twin does); ``casia-b-lt`` or ``oumvlp`` when its subject folders carry CASIA-B's or OUMVLP's ids
+    (test subjects among them)."""
+    root = Path(root)
+    if (root / "partition.json").is_file():
+        return "dataset"
+    subjects = {p.name for p in root.iterdir() if p.is_dir()} if root.is_dir() else set()
+    for name in ("casia-b-lt", "oumvlp"):
+        known = load_partition(name)
+        if subjects and subjects <= set(known.train) | set(known.test) and subjects & set(known.test):
+            return name
+    raise ValueError(
+        f"partition: {root} has no partition.json and its subjects are neither CASIA-B's nor OUMVLP's; "
+        f"give one of {', '.join(NAMES)}, a JSON file in OpenGait's format, or put partition.json into the root"
+    )

@@ -177,7 +177,8 @@ def interval_plot(
     panels = list(dict.fromkeys(summary[x]))
     rows = list(dict.fromkeys(summary[hue]))
     height = 0.42 * len(rows) + 1.4
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.9 * len(panels) + 1.6, height), sharey=True, squeeze=False)
+    # narrow panels: the three conditions fit the book's column (~9.5 in) without shrinking the labels
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels) + 2.0, height), sharey=True, squeeze=False)
     palette = sns.color_palette("colorblind", len(rows))
     ys = np.arange(len(rows))
     for ax, panel in zip(axes[0], panels, strict=True):
@@ -306,7 +307,7 @@ def adaptive_margin_panels(
     cosine range they span shaded. Right: histograms of the margins assigned (x range: the data).
     """
     _style()
-    fig, axes = plt.subplots(1, 3, figsize=(14.0, 3.7))
+    fig, axes = plt.subplots(1, 3, figsize=(11.0, 3.6))
     palette = sns.color_palette("colorblind", len(pairs))
     cos = np.linspace(-1.0, 1.0, 201)
     axes[1].plot(cos, np.clip(m0 * (1 + kappa * cos), m_min, m_max), color="0.2", lw=1.2, label="margin rule")

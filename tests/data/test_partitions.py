@@ -7,8 +7,8 @@ from gil.data.partitions import Partition, load_partition
 
 
 @pytest.mark.parametrize("name", partitions.NAMES)
-def test_json_equals_code(name):
-    path = partitions.PARTITION_DIR / f"{name}.json"
+def test_json_shipped_in_the_package_equals_code(name):
+    path = partitions.PARTITION_DIR / f"{name}.json"  # importlib.resources: present in a wheel install too
     code = partitions.oumvlp() if name == "oumvlp" else partitions.casia_b(name)
     obj = json.loads(path.read_text())
     assert Partition(tuple(obj["TRAIN_SET"]), tuple(obj["TEST_SET"])) == code
@@ -28,7 +28,7 @@ def test_oumvlp_sizes():
     assert sorted(p.train + p.test, key=int) == [f"{i:05d}" for i in range(1, 10308)]
 
 
-def test_paths_roots_and_errors(tmp_path, monkeypatch):
+def test_paths_roots_and_errors(tmp_path):
     (tmp_path / "partition.json").write_text(json.dumps({"TRAIN_SET": ["a"], "TEST_SET": ["b"]}))
     assert load_partition(tmp_path) == Partition(("a",), ("b",))
     assert load_partition(tmp_path / "partition.json").test == ("b",)
@@ -39,5 +39,20 @@ def test_paths_roots_and_errors(tmp_path, monkeypatch):
         load_partition(tmp_path / "bad.json")
     with pytest.raises(ValueError, match="share"):
         Partition(("a",), ("a",))
-    monkeypatch.setattr(partitions, "PARTITION_DIR", tmp_path / "absent")  # installed wheel: no JSON
-    assert load_partition("casia-b-st") == partitions.casia_b("casia-b-st")
+
+
+def test_infer_partition_from_the_root(tmp_path):
+    (tmp_path / "partition.json").write_text(json.dumps({"TRAIN_SET": ["a"], "TEST_SET": ["b"]}))
+    assert partitions.infer_partition(tmp_path) == "dataset"
+    casia = tmp_path / "casia"
+    for subject in ("001", "074", "075", "124"):
+        (casia / subject).mkdir(parents=True)
+    assert partitions.infer_partition(casia) == "casia-b-lt"
+    ou = tmp_path / "ou"
+    for subject in ("00001", "00002"):
+        (ou / subject).mkdir(parents=True)
+    assert partitions.infer_partition(ou) == "oumvlp"
+    other = tmp_path / "other"
+    (other / "alice").mkdir(parents=True)
+    with pytest.raises(ValueError, match="partition.json"):
+        partitions.infer_partition(other)

@@ -1,0 +1,49 @@
+"""Where this copy of gil lives, and the files it ships.
+
+The library never needs a source checkout: its configs and partitions come from the installed package
+(:func:`resource`). Tooling that only exists in a checkout (the notebooks, the book, the benchmarks, the
+lock file, ``git``) asks :func:`checkout`, which is ``None`` for a wheel install.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+
+ENV_ROOT = "GIL_PROJECT_ROOT"  # points notebooks and tooling at a checkout when gil is installed from a wheel
+LOCK_NAME = "requirements.lock"
+
+
+def resource(*parts: str) -> Traversable:
+    """A file or folder shipped inside the package, e.g. ``resource("configs", "partitions")``."""
+    return resources.files("gil").joinpath(*parts)
+
+
+def _is_checkout(folder: Path) -> bool:
+    pyproject = folder / "pyproject.toml"
+    return pyproject.is_file() and (folder / "gil").is_dir() and 'name = "gil"' in pyproject.read_text()
+
+
+def checkout() -> Path | None:
+    """The source checkout: ``$GIL_PROJECT_ROOT`` if set, else the folder above the imported ``gil`` when it is
+    one (an editable install or a clone on the path); ``None`` for a wheel install."""
+    if os.environ.get(ENV_ROOT):
+        root = Path(os.environ[ENV_ROOT]).expanduser().resolve()
+        if not _is_checkout(root):
+            raise FileNotFoundError(f"${ENV_ROOT}={root}: not a gil checkout (no pyproject.toml naming gil)")
+        return root
+    here = Path(__file__).resolve().parents[1]
+    return here if _is_checkout(here) else None
+
+
+def require_checkout(what: str) -> Path:
+    """:func:`checkout`, or an error saying that ``what`` needs one."""
+    root = checkout()
+    if root is None:
+        raise FileNotFoundError(
+            f"{what} needs a source checkout of gil, but this gil is installed from a wheel "
+            f"({Path(__file__).resolve().parent}); clone the repository (or set ${ENV_ROOT} to a clone)"
+        )
+    return root

@@ -125,7 +125,7 @@ def pair_matrices(cos: np.ndarray, weights: np.ndarray, labels: Sequence[int] | 
     """Cosine ``s_ij`` beside GIL's pair weight ``w_ij`` (both ``[n, n]``, rows sorted by ``labels``)."""
     _style()
     labels = np.sort(np.asarray(labels))
-    fig, axes = plt.subplots(1, 2, figsize=(10.4, 4.6))
+    fig, axes = plt.subplots(1, 2, figsize=(9.4, 4.2))
     panels = (
         (cos, "cosine $s_{ij}$", "vlag_r", -1.0, 1.0),
         (weights, "pair weight $w_{ij}$", "magma", 1.0, 2.0),
@@ -192,7 +192,7 @@ def toy_history_panels(frame: pd.DataFrame, panels: Sequence[tuple[str, str]] = 
     """Toy training curves, one panel per ``(column, title)``, a line per ``loss_name``
     (:func:`gil.toy.history`)."""
     _style()
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 3.3), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.0), squeeze=False)
     for ax, (column, title) in zip(axes[0], panels, strict=True):
         for name, group in frame.groupby("loss_name", sort=False):
             ax.plot(group["step"], group[column], lw=1.6, label=name)
@@ -246,7 +246,7 @@ def dataset_overview(info: pd.DataFrame) -> Figure:
     ``info`` is :func:`gil.data.opengait.dataset_info` (columns ``subject, condition, view, frames``).
     """
     _style()
-    fig, axes = plt.subplots(1, 2, figsize=(11.5, 3.9), gridspec_kw={"width_ratios": [1.35, 1]})
+    fig, axes = plt.subplots(1, 2, figsize=(9.6, 3.7), gridspec_kw={"width_ratios": [1.35, 1]})
     counts = info.pivot_table(index="condition", columns="view", values="subject", aggfunc="count", fill_value=0)
     sns.heatmap(counts, ax=axes[0], annot=True, fmt="d", cmap="Blues", vmin=0, cbar=False, annot_kws={"fontsize": 8})
     axes[0].set_title("sequences per condition and view")

@@ -38,7 +38,7 @@ def _view_heatmaps(
     fig, axes = plt.subplots(
         1,
         len(groups) + 1,
-        figsize=(4.9 * len(groups) + 0.6, 4.9),
+        figsize=(3.1 * len(groups) + 0.8, 3.4),
         squeeze=False,
         gridspec_kw={"width_ratios": [1.0] * len(groups) + [0.05]},
     )
@@ -52,7 +52,7 @@ def _view_heatmaps(
             cmap=cmap,
             annot=True,
             fmt=".0f",
-            annot_kws={"fontsize": 6.5},
+            annot_kws={"fontsize": 5.5},
             cbar=last,
             cbar_ax=axes[0, -1] if last else None,
             square=True,
@@ -80,7 +80,7 @@ def rank1_per_view(per_view: Mapping[str, pd.DataFrame]) -> Figure:
     _style()
     first = next(iter(per_view.values()))
     groups = [g for g in CONDITION_ORDER if g in first.columns] or list(first.columns)
-    fig, axes = plt.subplots(1, len(groups), figsize=(4.4 * len(groups), 3.3), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(groups), figsize=(3.1 * len(groups), 3.0), squeeze=False, sharey=True)
     for ax, group in zip(axes[0], groups, strict=True):
         for name, frame in per_view.items():
             ax.plot(frame.index.astype(str), frame[group], marker="o", ms=3.5, label=name)
@@ -135,7 +135,7 @@ def _shared_edges(samples: Iterable[np.ndarray], bins: int) -> np.ndarray:
 def distance_histograms(samples: Mapping[str, pd.DataFrame]) -> Figure:
     """Positive vs negative pair distances (``gil.metrics.distance_samples``), a panel per run."""
     _style()
-    fig, axes = plt.subplots(1, len(samples), figsize=(5.0 * len(samples), 3.4), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(samples), figsize=(4.6 * len(samples), 3.2), squeeze=False, sharey=True)
     for ax, (name, frame) in zip(axes[0], samples.items(), strict=True):
         sns.histplot(frame, x="distance", hue="pair", stat="density", common_norm=False, element="step", bins=50, ax=ax)
         ax.set_title(name)
@@ -149,7 +149,7 @@ def embedding_maps(coords: Mapping[str, np.ndarray], labels: Sequence[str], titl
     _style()
     codes, uniques = pd.factorize(np.asarray(labels))
     palette = sns.color_palette("husl", len(uniques))
-    fig, axes = plt.subplots(1, len(coords), figsize=(5.0 * len(coords), 4.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(coords), figsize=(4.6 * len(coords), 4.3), squeeze=False)
     for ax, (name, xy) in zip(axes[0], coords.items(), strict=True):
         ax.scatter(xy[:, 0], xy[:, 1], c=[palette[c] for c in codes], s=5, alpha=0.8, linewidths=0)
         ax.set_title(name)
@@ -213,7 +213,7 @@ def metric_panels(
     ylabels = ylabels or {}
     nrows = -(-len(panels) // ncols)
     ncols = min(ncols, len(panels))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.9 * ncols, 3.1 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.4 * ncols, 2.3 * nrows), squeeze=False)
     for ax, (name, columns) in zip(axes.flat, panels.items(), strict=False):
         present = [c for c in columns if c in metrics]
         for column in present:
@@ -250,7 +250,7 @@ def margin_panels(margins: Mapping[str, pd.DataFrame], unit: str = "distance") -
     above the diagonal is a positive margin.
     """
     _style()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10.5, 4.0))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9.5, 3.7))
     palette = sns.color_palette("colorblind", len(margins))
     size = min(len(f) for f in margins.values())
     edges = _shared_edges([f["margin"].to_numpy(float) for f in margins.values()], min(30, max(5, size // 2)))
@@ -284,7 +284,7 @@ def centre_angle_panels(pair_angles: Mapping[str, np.ndarray], nearest: Mapping[
     """Class-centre geometry of several runs: all pairwise centre angles (left) and each class's
     nearest-centre angle (right), as overlaid density histograms."""
     _style()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10.5, 3.6))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9.5, 3.4))
     histograms(pair_angles, "angle between two class centres (°)", "all centre pairs (all parts)", ax=left)
     histograms(
         nearest,
@@ -307,7 +307,7 @@ def adaptive_margin_panels(
     cosine range they span shaded. Right: histograms of the margins assigned (x range: the data).
     """
     _style()
-    fig, axes = plt.subplots(1, 3, figsize=(11.0, 3.6))
+    fig, axes = plt.subplots(1, 3, figsize=(9.8, 3.4))
     palette = sns.color_palette("colorblind", len(pairs))
     cos = np.linspace(-1.0, 1.0, 201)
     axes[1].plot(cos, np.clip(m0 * (1 + kappa * cos), m_min, m_max), color="0.2", lw=1.2, label="margin rule")

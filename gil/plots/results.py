@@ -52,7 +52,7 @@ def _view_heatmaps(
             cmap=cmap,
             annot=True,
             fmt=".0f",
-            annot_kws={"fontsize": 5.5},
+            annot_kws={"fontsize": 6.5},
             cbar=last,
             cbar_ax=axes[0, -1] if last else None,
             square=True,

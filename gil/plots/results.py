@@ -35,15 +35,16 @@ def _view_heatmaps(
     """Probe view × gallery view tables, one panel per probe condition, one shared colour bar."""
     _style()
     groups = [g for g in CONDITION_ORDER if g in tables] or list(tables)
+    # two panels a row: 11 x 11 annotated cells stay legible at the book's column width (~9.5 in)
+    ncols = min(len(groups), 2)
+    nrows = -(-len(groups) // ncols)
     fig, axes = plt.subplots(
-        1,
-        len(groups) + 1,
-        figsize=(3.1 * len(groups) + 0.8, 3.4),
-        squeeze=False,
-        gridspec_kw={"width_ratios": [1.0] * len(groups) + [0.05]},
+        nrows, ncols, figsize=(4.4 * ncols + 0.9, 4.0 * nrows), squeeze=False, layout="constrained"
     )
-    for ax, group in zip(axes[0], groups, strict=False):
-        last = group == groups[-1]
+    flat = list(axes.ravel())
+    for ax in flat[len(groups) :]:
+        ax.set_visible(False)
+    for ax, group in zip(flat, groups, strict=False):
         sns.heatmap(
             tables[group],
             ax=ax,
@@ -52,11 +53,9 @@ def _view_heatmaps(
             cmap=cmap,
             annot=True,
             fmt=".0f",
-            annot_kws={"fontsize": 6.5},
-            cbar=last,
-            cbar_ax=axes[0, -1] if last else None,
+            annot_kws={"fontsize": 7.5},
+            cbar=False,
             square=True,
-            cbar_kws={"label": label},
         )
         ax.grid(False)
         ax.tick_params(axis="x", labelrotation=90, labelsize=8)
@@ -64,9 +63,9 @@ def _view_heatmaps(
         ax.set_title(f"{group} probes")
         ax.set_xlabel("gallery view (°)")
         ax.set_ylabel("probe view (°)")
+    fig.colorbar(flat[0].collections[0], ax=flat[: len(groups)], label=label, shrink=0.8)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 

@@ -21,7 +21,8 @@ def resource(*parts: str) -> Traversable:
     return resources.files("gil").joinpath(*parts)
 
 
-def _is_checkout(folder: Path) -> bool:
+def is_checkout(folder: Path) -> bool:
+    """Whether ``folder`` is a gil source checkout (``pyproject.toml`` naming gil beside ``gil/``)."""
     pyproject = folder / "pyproject.toml"
     return pyproject.is_file() and (folder / "gil").is_dir() and 'name = "gil"' in pyproject.read_text()
 
@@ -31,11 +32,11 @@ def checkout() -> Path | None:
     one (an editable install or a clone on the path); ``None`` for a wheel install."""
     if os.environ.get(ENV_ROOT):
         root = Path(os.environ[ENV_ROOT]).expanduser().resolve()
-        if not _is_checkout(root):
+        if not is_checkout(root):
             raise FileNotFoundError(f"${ENV_ROOT}={root}: not a gil checkout (no pyproject.toml naming gil)")
         return root
     here = Path(__file__).resolve().parents[1]
-    return here if _is_checkout(here) else None
+    return here if is_checkout(here) else None
 
 
 def require_checkout(what: str) -> Path:

@@ -2,6 +2,7 @@
 and partitions (``importlib.resources``), trains and evaluates a tiny run from a folder outside the checkout,
 and says plainly which tooling needs a checkout."""
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -18,8 +19,14 @@ def wheel_venv(tmp_path_factory) -> Path:
     if root is None:
         pytest.skip("needs the source checkout to build the wheel")
     tmp = tmp_path_factory.mktemp("wheel")
+    # build from a copy: setuptools builds in the source tree (build/, *.egg-info), and pytest-xdist workers
+    # each run this fixture, so two builds in the checkout itself would race
+    src = tmp / "src"
+    shutil.copytree(root / "gil", src / "gil", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(root / name, src / name)
     pip = [sys.executable, "-m", "pip"]
-    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp), str(root)], check=True)
+    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp), str(src)], check=True)
     (wheel,) = tmp.glob("gil-*.whl")
     venv = tmp / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)

@@ -18,7 +18,7 @@ from gil import runs
 from gil.config import RunConfig, bundled_configs, resolve_path
 from gil.data.opengait import GaitDataset
 from gil.data.partitions import NAMES, Partition, infer_partition, load_partition
-from gil.project import checkout
+from gil.project import checkout, is_checkout
 
 BACKBONES = ("gaitset", "gaitpart", "gaitgl", "gaitbase")
 LOSSES = ("triplet", "gil_margin", "gil_softmax")
@@ -27,17 +27,13 @@ CONFIG_FAMILY = {"tiny": "tiny", "small": "small", "casia-b": "small"}
 
 
 def project_root() -> Path:
-    """The checkout of this ``gil`` (``$GIL_PROJECT_ROOT`` first); without one, the nearest folder above the
-    working directory holding gil's ``pyproject.toml``; else the working directory."""
+    """The checkout of this ``gil`` (``$GIL_PROJECT_ROOT`` first); without one, the nearest checkout at or above
+    the working directory; else the working directory."""
     root = checkout()
     if root is not None:
         return root
     here = Path.cwd().resolve()
-    for folder in (here, *here.parents):
-        pyproject = folder / "pyproject.toml"
-        if pyproject.is_file() and 'name = "gil"' in pyproject.read_text():
-            return folder
-    return here
+    return next((folder for folder in (here, *here.parents) if is_checkout(folder)), here)
 
 
 def resolve(path: str | Path) -> Path:

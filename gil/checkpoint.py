@@ -7,13 +7,17 @@ of ``(seed, b)``.
 
 from __future__ import annotations
 
+import errno
 import os
 import random
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+TMP_SUFFIX = ".tmp"
 
 
 def rng_state() -> dict[str, Any]:
@@ -43,22 +47,74 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
 
 
+def nonfinite_tensors(tensors: Mapping[str, Any]) -> list[str]:
+    """Names of the floating-point tensors in ``tensors`` (nested mappings allowed) holding NaN or Inf.
+
+    One reduction per tensor and one device sync in the common, all-finite case.
+    """
+    flat = dict(_floating(tensors))
+    if not flat:
+        return []
+    finite = torch.stack([torch.isfinite(t).all() for t in flat.values()])
+    if bool(finite.all()):
+        return []
+    return [name for name, ok in zip(flat, finite.tolist(), strict=True) if not ok]
+
+
+def _floating(tensors: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, torch.Tensor]]:
+    for key, value in tensors.items():
+        if isinstance(value, Mapping):
+            yield from _floating(value, f"{prefix}{key}.")
+        elif isinstance(value, torch.Tensor) and value.is_floating_point() and value.numel():
+            yield f"{prefix}{key}", value.detach()
+
+
 def save_atomic(obj: Any, path: str | Path) -> None:
     """``torch.save`` to a temporary file beside ``path``, flushed, then renamed over it.
 
-    An interruption at any point leaves either the old file or the new one, never a torn file.
+    An interruption at any point leaves either the old file or the new one, never a torn file; a failed write
+    (a full disk) raises ``OSError`` naming ``path`` and keeps the old file.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
     try:
         with open(tmp, "wb") as handle:
             torch.save(obj, handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as err:
+        kept = f"the previous {path.name} is kept" if path.is_file() else f"no {path.name} was written"
+        reason = "the disk is full" if err.errno == errno.ENOSPC else (err.strerror or str(err))
+        raise OSError(err.errno, f"{path}: could not write the checkpoint ({reason}); {kept}") from err
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Delete ``.NAME.<pid>.tmp`` files of :func:`save_atomic` whose writer is no longer running.
+
+    A ``kill -9`` during a write leaves one behind; returns what was removed.
+    """
+    removed = []
+    for tmp in Path(folder).glob(f".*{TMP_SUFFIX}"):
+        pid = tmp.name.removesuffix(TMP_SUFFIX).rsplit(".", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and _running(int(pid)):
+            continue
+        tmp.unlink(missing_ok=True)
+        removed.append(tmp)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
 
 
 def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -70,3 +126,37 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises several types for corrupt/unsafe files
         raise ValueError(f"{path}: not a loadable gil checkpoint ({err})") from err
+
+
+def model_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], int | None]:
+    """The model's state dict and classifier size from a gil checkpoint, or an error saying what ``path`` holds.
+
+    A gil checkpoint (``checkpoints/last.pt``) is a dict with ``model``, ``step`` and ``fingerprint``; an OpenGait
+    one (``model``, ``iteration``) or a bare state dict is named as such, with the flag that reads it.
+    """
+    state = load(path)
+    opengait_hint = "it is read by `gil eval --checkpoint FILE --opengait`"
+    if not isinstance(state, Mapping):
+        raise ValueError(
+            f"{path}: holds a {type(state).__name__}, not a checkpoint; expected a gil checkpoint (a dict with "
+            "'model', written by gil train as RUN/checkpoints/last.pt)"
+        )
+    if "model" not in state:
+        if state and all(isinstance(v, torch.Tensor) for v in state.values()):
+            raise ValueError(f"{path}: a bare state dict, not a gil checkpoint; if it is OpenGait's, {opengait_hint}")
+        raise ValueError(f"{path}: a dict without 'model' (keys: {sorted(map(str, state))[:8]}); not a gil checkpoint")
+    if "iteration" in state and "fingerprint" not in state:
+        raise ValueError(f"{path}: an OpenGait checkpoint (it has 'iteration', not 'fingerprint'); {opengait_hint}")
+    if not isinstance(state["model"], Mapping):
+        raise ValueError(f"{path}: 'model' holds a {type(state['model']).__name__}, expected a state dict")
+    num_classes = state.get("num_classes")
+    return dict(state["model"]), int(num_classes) if isinstance(num_classes, int) else None
+
+
+def is_gil_checkpoint(path: str | Path) -> bool:
+    """True when ``path`` loads as a dict written by the trainer (it has ``model`` and ``fingerprint``)."""
+    try:
+        state = load(path)
+    except ValueError:
+        return False
+    return isinstance(state, Mapping) and "model" in state and "fingerprint" in state

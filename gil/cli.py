@@ -72,12 +72,25 @@ def _eval(args: argparse.Namespace) -> int:
             raise ValueError("gil eval needs --run DIR, or --checkpoint FILE with --config")
         config = _load_config(args)
         device = distributed.pick_device(args.device)
-        num_classes = args.num_classes or len(partition_of(config).train)
-        model = build_model(config.model.name, num_classes, width=config.model.width, **config.model.kwargs)
+        path = Path(args.checkpoint)
         if args.opengait:
-            load_opengait_checkpoint(args.checkpoint, model)
+            if checkpoint.is_gil_checkpoint(path):
+                raise ValueError(f"{path}: a gil checkpoint (written by gil train), not OpenGait's; drop --opengait")
+            num_classes = args.num_classes or len(partition_of(config).train)
+            model = build_model(config.model.name, num_classes, width=config.model.width, **config.model.kwargs)
+            load_opengait_checkpoint(path, model)
         else:
-            model.load_state_dict(checkpoint.load(args.checkpoint)["model"])
+            weights, stored_classes = checkpoint.model_weights(path)
+            num_classes = args.num_classes or stored_classes or len(partition_of(config).train)
+            model = build_model(config.model.name, num_classes, width=config.model.width, **config.model.kwargs)
+            try:
+                model.load_state_dict(weights)
+            except RuntimeError as err:
+                first = str(err).splitlines()[:3]
+                raise ValueError(
+                    f"{path}: its weights do not fit model.name={config.model.name} with {num_classes} classes "
+                    f"({' '.join(first)[:400]}); pass the run's config (--config RUN/config.yaml)"
+                ) from err
         result, _ = evaluate_model(model.to(device).eval(), config, device)
         report = result.to_dict()
         if args.out:
@@ -160,6 +173,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args.func(args) or 0)
-    except (FileNotFoundError, ValueError) as err:
+    except (OSError, ValueError, FloatingPointError) as err:  # named errors: bad input, a full disk, a divergence
         print(f"gil {args.command}: error: {err}", file=sys.stderr)
         return 2

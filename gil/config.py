@@ -15,6 +15,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
+import re
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,6 +29,24 @@ import yaml
 from gil.project import checkout, resource
 
 CONFIG_DIR = resource("configs")
+
+PROTOCOLS = ("casia-b", "oumvlp")
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("multistep", "cosine", "constant")
+AMP_MODES = ("auto", "off", "bf16", "fp16")
+NONFINITE_POLICIES = ("stop", "skip")
+EVAL_METRICS = ("euclidean", "cosine")
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+def _expect(ok: bool, key: str, expected: str, value: Any) -> None:
+    """Raise naming the dotted ``key`` unless ``ok``: ``config key 'trainer.steps': expected …, got 0``."""
+    if not ok:
+        raise ValueError(f"config key '{key}': expected {expected}, got {value!r}")
+
+
+def _one_of(value: Any, choices: tuple[str, ...] | list[str], key: str) -> None:
+    _expect(value in choices, key, f"one of {', '.join(choices)}", value)
 
 
 @dataclass(frozen=True)
@@ -44,6 +64,13 @@ class DataConfig:
     # each sequence's middle frame repeated likewise, so the model sees shape but no motion
     single_frame: bool = False
 
+    def __post_init__(self) -> None:
+        _one_of(self.protocol, PROTOCOLS, "data.protocol")
+        _expect(all(side >= 1 for side in self.resolution), "data.resolution", "[h, w] with both >= 1", self.resolution)
+        for name in ("frames", "p", "k"):
+            _expect(getattr(self, name) >= 1, f"data.{name}", "an integer >= 1", getattr(self, name))
+        _expect(self.workers >= 0, "data.workers", "an integer >= 0", self.workers)
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -51,11 +78,25 @@ class ModelConfig:
     width: float = 1.0  # channel multiplier; 1.0 is OpenGait's architecture
     kwargs: dict[str, Any] = field(default_factory=dict)  # extra keyword arguments for the constructor
 
+    def __post_init__(self) -> None:
+        from gil.models import MODELS
+
+        _one_of(self.name, sorted(MODELS), "model.name")
+        _expect(self.width > 0, "model.width", "a number > 0", self.width)
+
 
 @dataclass(frozen=True)
 class LossConfig:
     # term name -> its arguments, e.g. {"triplet": {"weight": 1.0, "margin": 0.2}, "ce": {"weight": 0.1}}
     terms: dict[str, dict[str, Any]] = field(default_factory=lambda: {"triplet": {"weight": 1.0}})
+
+    def __post_init__(self) -> None:
+        from gil.losses import build_loss
+
+        try:  # building the terms checks their names and every setting (cheap: no data, no weights)
+            build_loss(self.terms)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"config key 'loss.terms': {err}") from err
 
 
 @dataclass(frozen=True)
@@ -66,6 +107,12 @@ class OptimConfig:
     weight_decay: float = 5e-4
     nesterov: bool = False
 
+    def __post_init__(self) -> None:
+        _one_of(self.name, OPTIMIZERS, "optim.name")
+        _expect(self.lr > 0, "optim.lr", "a number > 0", self.lr)
+        _expect(0 <= self.momentum < 1, "optim.momentum", "a number in [0, 1)", self.momentum)
+        _expect(self.weight_decay >= 0, "optim.weight_decay", "a number >= 0", self.weight_decay)
+
 
 @dataclass(frozen=True)
 class ScheduleConfig:
@@ -73,6 +120,18 @@ class ScheduleConfig:
     milestones: tuple[int, ...] = (70_000,)
     gamma: float = 0.1
     warmup_steps: int = 0  # linear warm-up before the main schedule
+
+    def __post_init__(self) -> None:
+        _one_of(self.name, SCHEDULES, "schedule.name")
+        _expect(self.gamma > 0, "schedule.gamma", "a number > 0", self.gamma)
+        _expect(self.warmup_steps >= 0, "schedule.warmup_steps", "an integer >= 0", self.warmup_steps)
+        increasing = all(a < b for a, b in zip(self.milestones, self.milestones[1:], strict=False))
+        _expect(
+            increasing and all(m > self.warmup_steps for m in self.milestones),
+            "schedule.milestones",
+            f"increasing steps after the warm-up (> schedule.warmup_steps = {self.warmup_steps})",
+            list(self.milestones),
+        )
 
 
 @dataclass(frozen=True)
@@ -86,6 +145,18 @@ class TrainerConfig:
     checkpoint_every: int = 1000
     grad_clip: float = 0.0  # 0 = off
     threads: int = 0  # torch.set_num_threads on CPU; 0 = torch's default
+    # a step whose loss or gradients are not finite: "stop" (raise, naming the step and the tensor; the last
+    # checkpoint stays the last good one) or "skip" (no update, counted as nonfinite_skipped, as AMP's scaler does)
+    nonfinite: str = "stop"
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "log_every", "checkpoint_every"):
+            _expect(getattr(self, name) >= 1, f"trainer.{name}", "an integer >= 1", getattr(self, name))
+        _expect(bool(_DEVICE.fullmatch(self.device)), "trainer.device", "auto, cpu, cuda, cuda:N or mps", self.device)
+        _one_of(self.amp, AMP_MODES, "trainer.amp")
+        _one_of(self.nonfinite, NONFINITE_POLICIES, "trainer.nonfinite")
+        _expect(self.grad_clip >= 0, "trainer.grad_clip", "a number >= 0 (0 = off)", self.grad_clip)
+        _expect(self.threads >= 0, "trainer.threads", "an integer >= 0 (0 = torch's default)", self.threads)
 
 
 @dataclass(frozen=True)
@@ -93,6 +164,10 @@ class EvalConfig:
     metric: str = "euclidean"  # euclidean | cosine
     batch_size: int = 1  # sequences per forward pass (padded to the longest)
     drop_probes_without_gallery: bool = False  # OUMVLP only
+
+    def __post_init__(self) -> None:
+        _one_of(self.metric, EVAL_METRICS, "eval.metric")
+        _expect(self.batch_size >= 1, "eval.batch_size", "an integer >= 1", self.batch_size)
 
 
 @dataclass(frozen=True)
@@ -127,7 +202,7 @@ class RunConfig:
         generated = root / "syngait.json"
         if generated.is_file():
             content["data"]["syngait"] = hashlib.sha256(generated.read_bytes()).hexdigest()[:10]
-        for key in ("log_every", "checkpoint_every", "threads", "device"):
+        for key in ("log_every", "checkpoint_every", "threads", "device", "nonfinite"):
             content["trainer"].pop(key)
         content.pop("name")
         blob = json.dumps(content, sort_keys=True).encode()
@@ -184,8 +259,8 @@ def _check(value: Any, annotation: Any, key: str) -> Any:
             raise ValueError(f"config key '{key}': expected an integer, got {value!r}")
         return value
     if annotation is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"config key '{key}': expected a number, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"config key '{key}': expected a finite number, got {value!r}")
         return float(value)
     if annotation is str:
         if not isinstance(value, str):
@@ -218,7 +293,10 @@ def _build(cls: type, values: Mapping[str, Any], prefix: str = "") -> Any:
             f"'{prefix.rstrip('.') or '<top>'}': {', '.join(sorted(known))}"
         )
     kwargs = {name: _check(value, hints[name], prefix + name) for name, value in values.items()}
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except TypeError as err:  # a model's constructor refusing a kwarg, a comparison on a wrong type
+        raise ValueError(f"config section '{prefix.rstrip('.') or '<top>'}': {err}") from err
 
 
 def _merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
@@ -280,7 +358,7 @@ def load(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None) -
     """Load a YAML config (path or bundled name) with optional dotted overrides."""
     path = find_config(name_or_path)
     try:
-        values = yaml.safe_load(path.read_text()) or {}
+        values = load_yaml(path.read_text()) or {}
     except yaml.YAMLError as err:
         raise ValueError(f"{path}: not valid YAML: {err}") from err
     if not isinstance(values, Mapping):
@@ -291,6 +369,22 @@ def load(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None) -
         raise ValueError(f"{path}: {err}") from err
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2 floats: ``1e-4`` and ``3E5`` are numbers (YAML 1.1 needs ``1.0e-4``)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML safely (no objects) with ``1e-4`` read as a float, as every ML config writes learning rates."""
+    return yaml.load(text, Loader=_Loader)
+
+
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     """``["trainer.steps=2000", "model.name=gaitset"]`` -> dotted dict; values parsed as YAML scalars."""
     overrides: dict[str, Any] = {}
@@ -298,7 +392,10 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
         if "=" not in pair:
             raise ValueError(f"--set expects KEY=VALUE (e.g. trainer.steps=2000), got '{pair}'")
         key, raw = pair.split("=", 1)
-        overrides[key.strip()] = yaml.safe_load(raw)
+        try:
+            overrides[key.strip()] = load_yaml(raw)
+        except yaml.YAMLError as err:
+            raise ValueError(f"--set {pair}: the value is not a YAML scalar or list ({err})") from err
     return overrides
 
 

@@ -42,9 +42,24 @@ def pick_device(requested: str = "auto", local_rank: int = 0) -> torch.device:
     except RuntimeError as err:
         raise ValueError(f"trainer.device: expected auto, cpu, cuda, cuda:N or mps, got '{requested}'") from err
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("trainer.device is 'cuda' but torch.cuda.is_available() is False")
+        raise ValueError(
+            f"trainer.device is '{requested}' but this machine has no CUDA device visible to torch "
+            f"(torch {torch.__version__}, torch.cuda.is_available() is False); use auto or cpu"
+        )
     if device.type == "cuda" and device.index is None:
         device = torch.device("cuda", local_rank % torch.cuda.device_count())
+    if device.type == "cuda" and device.index >= torch.cuda.device_count():
+        raise ValueError(
+            f"trainer.device is '{requested}' but this machine has {torch.cuda.device_count()} CUDA "
+            f"device(s): cuda:0 .. cuda:{torch.cuda.device_count() - 1}"
+        )
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError(
+            "trainer.device is 'mps' but this machine has no MPS device "
+            "(torch.backends.mps.is_available() is False); use auto or cpu"
+        )
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"trainer.device: expected auto, cpu, cuda, cuda:N or mps, got '{requested}'")
     return device
 
 
@@ -87,6 +102,15 @@ def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.Abst
     if dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def any_rank(flag: bool, device: torch.device) -> bool:
+    """True on every rank when ``flag`` is True on any rank (a plain process: ``flag`` itself)."""
+    if not dist.is_initialized():
+        return flag
+    value = torch.tensor(int(flag), device=device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value)
 
 
 def barrier() -> None:

@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from gil.protocol_result import ProtocolResult  # noqa: F401 (re-exported: gil.evaluate.ProtocolResult)
@@ -60,6 +59,42 @@ def _as_embeddings(embeddings: Embeddings, device: torch.device | str | None) ->
     return x.to(device) if device is not None else x
 
 
+def _non_finite(block: torch.Tensor) -> torch.Tensor:
+    """``[r, p, c]`` -> ``[r]`` bool: the sequence holds a NaN or an Inf."""
+    return ~torch.isfinite(block).flatten(1).all(1)
+
+
+def _zero_norm_part(block: torch.Tensor) -> torch.Tensor:
+    """``[r, p, c]`` -> ``[r]`` bool: a part's norm is 0 — the norm :func:`_parts_first` divides by for cosine
+    (0 iff every square underflows to 0)."""
+    return (torch.linalg.vector_norm(block, dim=-1) == 0).any(1)
+
+
+def _check_values(emb: torch.Tensor, metric: str, where: str, labels: dict[str, np.ndarray] | None = None) -> None:
+    """Refuse sequences whose embedding ``[n, p, c]`` holds NaN or Inf (any metric) or, for cosine, has a
+    part of zero norm (its direction is undefined; euclidean accepts it).
+
+    The error names ``where``, how many of the n sequences and the first 10 indices; ``labels`` (name ->
+    ``[n]`` array: subject, condition, view) describe the first 3. Tested in row blocks of about
+    ``_CHUNK_ELEMENTS`` values, so the temporaries stay bounded on OUMVLP-size sets.
+    """
+    checks = [(_non_finite, "hold NaN or Inf")]
+    if metric == "cosine":
+        checks.append((_zero_norm_part, "have a part of zero norm (cosine is undefined there; euclidean is not)"))
+    rows = max(1, _CHUNK_ELEMENTS // max(1, emb.shape[1] * emb.shape[2]))
+    for test, what in checks:
+        flags = [test(emb[i : i + rows]).cpu() for i in range(0, emb.shape[0], rows)]
+        bad = np.flatnonzero(torch.cat(flags).numpy()) if flags else []
+        if len(bad) == 0:
+            continue
+        shown = ", ".join(str(i) for i in bad[:10]) + (", ..." if len(bad) > 10 else "")
+        message = f"{where}: {len(bad)} of {emb.shape[0]} sequences {what}: indices [{shown}]"
+        if labels:
+            first = ", ".join("/".join(str(values[i]) for values in labels.values()) for i in bad[:3])
+            message += f"; {'/'.join(labels)} of the first: {first}"
+        raise ValueError(message)
+
+
 def _part_distance(x: torch.Tensor, y: torch.Tensor, metric: str, yy: torch.Tensor | None = None) -> torch.Tensor:
     """Parts-first ``x [p, r, c]``, ``y [p, m, c]`` (cosine: already normalised) -> ``[r, m]``.
 
@@ -80,9 +115,13 @@ def _sq_norms(y: torch.Tensor) -> torch.Tensor:
 
 
 def _parts_first(x: torch.Tensor, metric: str) -> torch.Tensor:
-    """``[n, p, c]`` -> contiguous ``[p, n, c]``, L2-normalised over ``c`` for cosine."""
+    """``[n, p, c]`` -> contiguous ``[p, n, c]``, L2-normalised over ``c`` for cosine.
+
+    Cosine divides by the exact norm (no floor, unlike ``F.normalize``): :func:`_check_values` has
+    refused zero norms, and a tiny non-zero one (below F.normalize's 1e-12) still gives a unit vector.
+    """
     x = x.transpose(0, 1).contiguous()
-    return F.normalize(x, dim=-1) if metric == "cosine" else x
+    return x / torch.linalg.vector_norm(x, dim=-1, keepdim=True) if metric == "cosine" else x
 
 
 def _chunk_rows(p: int, m: int, chunk_size: int | None) -> int:
@@ -105,12 +144,15 @@ def pairwise_distance(
 
     Euclidean as OpenGait's ``cuda_dist`` (per part ``sqrt(relu(x² + y² - 2xy))``, mean over parts);
     ``cosine``: mean over parts of ``1 - cos``. Computed on ``x``'s device, ``chunk_size`` rows at a time.
+    Rows with NaN or Inf (and, for cosine, a part of zero norm) are refused, naming their indices.
     """
     _check_metric(metric)
     x = _as_embeddings(x, None)
     y = _as_embeddings(y, x.device).to(x.dtype)
     if x.shape[1:] != y.shape[1:]:
         raise ValueError(f"pairwise_distance: x {tuple(x.shape)} and y {tuple(y.shape)} differ in [p, c]")
+    _check_values(x, metric, "pairwise_distance: x")
+    _check_values(y, metric, "pairwise_distance: y")
     xp, yp = _parts_first(x, metric), _parts_first(y, metric)  # [p, n, c], [p, m, c]
     rows = _chunk_rows(x.shape[1], y.shape[0], chunk_size)
     blocks = [_part_distance(xp[:, i : i + rows], yp, metric) for i in range(0, x.shape[0], rows)]
@@ -126,6 +168,7 @@ def _labels(name: str, values: Iterable[Any], n: int) -> np.ndarray:
 
 
 def _inputs(
+    protocol: str,
     embeddings: Embeddings,
     device: torch.device | str | None,
     metric: str,
@@ -134,12 +177,16 @@ def _inputs(
     views: Iterable[Any],
 ) -> tuple[torch.Tensor, np.ndarray, np.ndarray, np.ndarray]:
     """A protocol's checked inputs: ``[n, p, c]`` embeddings and the three ``[n]`` label arrays
-    (subjects, the named grouping — conditions or sequences —, views)."""
+    (subjects, the named grouping — conditions or sequences —, views). Sequences with non-finite
+    embeddings (or zero-norm parts under cosine) are refused, naming them (:func:`_check_values`)."""
     _check_metric(metric)
     emb = _as_embeddings(embeddings, device)
     n = emb.shape[0]
     name, values = group
-    return emb, _labels("subjects", subjects, n), _labels(name, values, n), _labels("views", views, n)
+    subj, grouping, vws = _labels("subjects", subjects, n), _labels(name, values, n), _labels("views", views, n)
+    described = {"subject": subj, name.removesuffix("s"): grouping, "view": vws}  # condition or sequence
+    _check_values(emb, metric, f"{protocol}: embeddings", described)
+    return emb, subj, grouping, vws
 
 
 def _cross_view(
@@ -306,7 +353,7 @@ def casia_b(
     11 × 11 tables (NaN diagonal), per-probe-view means and mAP. ``device``: where the distance
     matrix is computed (default: the embeddings' own); ``chunk_size``: probe rows per block.
     """
-    emb, subj, conds, vws = _inputs(embeddings, device, metric, subjects, ("conditions", conditions), views)
+    emb, subj, conds, vws = _inputs("casia_b", embeddings, device, metric, subjects, ("conditions", conditions), views)
     known = {c: i for i, (_, cs) in enumerate(CASIA_B_PROBES.items()) for c in cs}
     conds = np.array([c.lower() for c in conds], dtype=object)
     unknown = sorted(set(conds) - set(known) - set(CASIA_B_GALLERY))
@@ -353,7 +400,7 @@ def oumvlp(
     (the convention of several papers). ``compute_map=False`` skips the per-view sort (faster on
     OUMVLP-size sets); other arguments as :func:`casia_b`.
     """
-    emb, subj, seqs, vws = _inputs(embeddings, device, metric, subjects, ("sequences", sequences), views)
+    emb, subj, seqs, vws = _inputs("oumvlp", embeddings, device, metric, subjects, ("sequences", sequences), views)
     unknown = sorted(set(seqs) - {OUMVLP_GALLERY, OUMVLP_PROBE})
     if unknown:
         raise ValueError(f"sequences: unknown OUMVLP sequence(s) {unknown[:5]}; expected '00' (probe) or '01'")

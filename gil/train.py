@@ -37,6 +37,7 @@ from gil.models import build_model
 log = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "last.pt"
+RESULT_FILES = ("eval.json", "embeddings.npz")  # written by gil.runs.evaluate_run from the final checkpoint
 
 
 def seed_everything(seed: int) -> None:
@@ -117,7 +118,10 @@ class Trainer:
         self.dataset = GaitDataset(root, subjects=list(self.partition.train))
         check_batch(config, self.dataset)
         self.num_classes = len(self.dataset.subjects)
-        model = build_model(config.model.name, self.num_classes, width=config.model.width, **config.model.kwargs)
+        try:
+            model = build_model(config.model.name, self.num_classes, width=config.model.width, **config.model.kwargs)
+        except TypeError as err:
+            raise ValueError(f"config key 'model.kwargs': {err}") from err
         self.model = model.to(self.env.device)
         self.loss = build_loss(config.loss.terms).to(self.env.device)
         self.optimizer = build_optimizer(
@@ -128,6 +132,7 @@ class Trainer:
         use_scaler = self.amp_dtype == torch.float16 and self.env.device.type == "cuda"
         self.scaler = torch.amp.GradScaler(self.env.device.type, enabled=use_scaler)
         self.step = 0
+        self.skipped = 0  # steps without an update because the loss or a gradient was not finite (nonfinite=skip)
         self.forward_model: nn.Module = self.model
         if self.env.world_size > 1:
             ids = [self.env.device.index] if self.env.device.type == "cuda" else None
@@ -147,6 +152,7 @@ class Trainer:
     def state_dict(self) -> dict[str, Any]:
         return {
             "step": self.step,
+            "skipped": self.skipped,
             "num_classes": self.num_classes,
             "model": self.model.state_dict(),
             "loss": self.loss.state_dict(),
@@ -170,11 +176,56 @@ class Trainer:
         self.scaler.load_state_dict(state["scaler"])
         checkpoint.set_rng_state(state["rng"])
         self.step = int(state["step"])
+        self.skipped = int(state.get("skipped", 0))
 
     def save_checkpoint(self) -> None:
+        """Write ``checkpoints/last.pt`` atomically; a state with a non-finite tensor is never written."""
+        state = self.state_dict()
+        bad = checkpoint.nonfinite_tensors({"model": state["model"], "loss": state["loss"]})
+        if distributed.any_rank(bool(bad), self.env.device):  # every rank raises together (buffers may differ)
+            raise self._diverged("the weights to checkpoint", bad or ["on another rank"])
         if self.env.is_main:
-            checkpoint.save_atomic(self.state_dict(), self.checkpoint_path)
+            checkpoint.save_atomic(state, self.checkpoint_path)
         distributed.barrier()
+
+    # -- finiteness ----------------------------------------------------------------------------------
+    def _named(self, grads: bool) -> list[tuple[str, torch.Tensor]]:
+        """``(name, tensor)`` for every trainable parameter (or its gradient) of the model and the loss."""
+        named = [(f"model.{k}", v) for k, v in self.model.named_parameters()]
+        named += [(f"loss.{k}", v) for k, v in self.loss.named_parameters()]
+        if grads:
+            return [(name, p.grad) for name, p in named if p.grad is not None]
+        return [(name, p.detach()) for name, p in named]
+
+    def _diverged(self, what: str, bad: list[str]) -> FloatingPointError:
+        last = f"{self.checkpoint_path} (its last good state)" if self.checkpoint_path.is_file() else "none yet"
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        return FloatingPointError(
+            f"step {self.step + 1}: non-finite {what}: {', '.join(bad[:3])}{more}; training stopped before "
+            f"this step was saved (checkpoint: {last}). Lower optim.lr, set trainer.grad_clip, or set "
+            "trainer.nonfinite=skip to skip such steps"
+        )
+
+    def _skip(self, info: dict[str, float]) -> dict[str, float]:
+        """Count a step without an update (the sampler and the schedule still advance, as under AMP's scaler)."""
+        self.optimizer.zero_grad(set_to_none=True)
+        self.skipped += 1
+        self.scheduler.step()
+        self.step += 1
+        log.warning("step %d skipped: non-finite loss or gradient (%d skipped so far)", self.step, self.skipped)
+        return {**info, "nonfinite_skipped": float(self.skipped)}
+
+    def _clear_outputs(self) -> None:
+        """``fit(resume=False)`` on a used folder: remove the old run's checkpoint, logs and results."""
+        old = [self.checkpoint_path, *(self.run_dir / n for n in (*RESULT_FILES, "metrics.csv", "provenance.json"))]
+        removed = [path.name for path in old if path.is_file()]
+        for path in old:
+            path.unlink(missing_ok=True)
+        if (self.run_dir / "tb").is_dir():
+            shutil.rmtree(self.run_dir / "tb")
+            removed.append("tb/")
+        if removed:
+            log.warning("starting %s afresh (no resume): removed the old run's %s", self.run_dir, ", ".join(removed))
 
     # -- loop ----------------------------------------------------------------------------------------
     def train_step(self, sils: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
@@ -189,18 +240,33 @@ class Trainer:
             embeddings = outputs["embeddings"].detach().float().cpu()
             info["geometry/uniformity"] = float(uniformity(embeddings).mean())
             info["geometry/mean_norm"] = mean_norm(embeddings)
-        if not torch.isfinite(loss):
-            bad = [k for k, v in info.items() if not math.isfinite(v)] or ["total"]
-            raise FloatingPointError(f"non-finite loss at step {self.step + 1}: term(s) {', '.join(bad)}")
+        skip = self.config.trainer.nonfinite == "skip"
+        if distributed.any_rank(not bool(torch.isfinite(loss)), self.env.device):  # ranks decide together
+            if skip:
+                return self._skip(info)
+            bad = [k for k, v in info.items() if not math.isfinite(v)] or ["total (on another rank)"]
+            raise self._diverged("loss", [f"term {k}" for k in bad])
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if self.config.trainer.grad_clip > 0:
             self.scaler.unscale_(self.optimizer)
             nn.utils.clip_grad_norm_(self.model.parameters(), self.config.trainer.grad_clip)
+        # under fp16 AMP the scaler skips steps with inf/NaN gradients itself (and lowers its scale)
+        if not self.scaler.is_enabled():
+            bad = checkpoint.nonfinite_tensors(dict(self._named(grads=True)))
+            if bad:
+                if skip:
+                    return self._skip(info)
+                raise self._diverged("gradient", [f"grad of {name}" for name in bad])
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        bad = checkpoint.nonfinite_tensors(dict(self._named(grads=False)))
+        if bad:  # finite gradients, non-finite update (an overflow): the step cannot be undone, so stop
+            raise self._diverged("parameter after the update", bad)
         self.scheduler.step()
         self.step += 1
+        if skip:
+            info["nonfinite_skipped"] = float(self.skipped)
         return info
 
     def fit(self, resume: bool = True) -> Path:
@@ -219,6 +285,12 @@ class Trainer:
     def _fit(self, resume: bool) -> Path:
         cfg = self.config
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self.env.is_main:
+            for stale in checkpoint.remove_stale_temporaries(self.checkpoint_path.parent):
+                log.info("removed %s (left by an interrupted write)", stale)
+            if not resume:
+                self._clear_outputs()
+        distributed.barrier()
         if resume and self.checkpoint_path.is_file():
             self.load_state_dict(checkpoint.load(self.checkpoint_path, map_location=self.env.device))
             log.info("resumed %s at step %d", self.run_dir, self.step)
@@ -228,6 +300,9 @@ class Trainer:
             write_provenance(self.run_dir, self.step)
         if self.step >= cfg.trainer.steps:
             return self.run_dir
+        if self.env.is_main:  # results of an earlier state of this run no longer describe the model
+            for name in RESULT_FILES:
+                (self.run_dir / name).unlink(missing_ok=True)
         loader = build_train_loader(
             self.dataset,
             p=cfg.data.p,

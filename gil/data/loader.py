@@ -32,6 +32,22 @@ class _ClipBatches:
             b += 1
 
 
+def _source(dataset, index: int) -> str:
+    """The file behind ``dataset[index]`` where the dataset records one (:class:`GaitDataset`), else the index."""
+    try:
+        return str(dataset.records[index].path)
+    except (AttributeError, IndexError, KeyError, TypeError):
+        return f"sequence {index} of {type(dataset).__name__}"
+
+
+def _prepare(dataset, index: int, frames: np.ndarray, resolution: tuple[int, int]) -> np.ndarray:
+    """:func:`prepare` whose ``ValueError`` (e.g. frames smaller than ``resolution``) names the sequence's file."""
+    try:
+        return prepare(frames, resolution)
+    except ValueError as err:
+        raise ValueError(f"{_source(dataset, index)}: frames {frames.shape[1:]}, {err}") from err
+
+
 class _ClipDataset(Dataset):
     def __init__(self, dataset, frames: int, resolution: tuple[int, int], single_frame: bool = False):
         self.dataset, self.frames, self.resolution = dataset, frames, resolution
@@ -48,12 +64,18 @@ class _ClipDataset(Dataset):
             clip = single_frame_clip(sequence, self.frames, int(rng.integers(0, len(sequence))))
         else:
             clip = sample_clip(sequence, self.frames, rng)
-        return prepare(clip, self.resolution), self.dataset.labels[index]
+        return _prepare(self.dataset, index, clip, self.resolution), self.dataset.labels[index]
 
 
 def _collate_train(items) -> tuple[torch.Tensor, torch.Tensor]:
     sils = torch.from_numpy(np.stack([x for x, _ in items]))  # [n, s, h, w]
     return sils, torch.tensor([y for _, y in items], dtype=torch.int64)
+
+
+def _own_generator(seed: int) -> torch.Generator:
+    """The loader's own generator: without one, every ``iter(loader)`` draws its workers' base seed from the
+    global torch RNG, so a resumed process would leave that RNG one draw ahead of the uninterrupted run."""
+    return torch.Generator().manual_seed(seed)
 
 
 def build_train_loader(
@@ -80,6 +102,7 @@ def build_train_loader(
         batch_sampler=_ClipBatches(sampler),
         collate_fn=_collate_train,
         num_workers=workers,
+        generator=_own_generator(seed),
     )
 
 
@@ -94,7 +117,7 @@ class _TestDataset(Dataset):
         sequence = self.dataset[i]
         if self.single_frame:
             sequence = single_frame_clip(sequence, self.single_frame, len(sequence) // 2)
-        return prepare(sequence, self.resolution), i
+        return _prepare(self.dataset, i, sequence, self.resolution), i
 
 
 def _collate_test(items) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -132,4 +155,5 @@ def build_test_loader(
         shuffle=False,
         collate_fn=_collate_test,
         num_workers=workers,
+        generator=_own_generator(0),
     )

@@ -31,6 +31,9 @@ averaged over parts. Per part: ``d_ij = ||e_i − e_j||₂`` and ``s_ij = cos(e_
 Scale: L_u sees only directions, so its gradient on an embedding scales as 1/|e|, while the margin form works on raw
 distances. A backbone with small, unnormalised embeddings (GaitSet, GaitPart on the twin) can slide into a collapse
 of |e| at λ_u = 0.1 (``results/gpu/README.md``); the trainer logs ``geometry/mean_norm`` to show it.
+Below ``|e| = ε = 1e-12`` the normalisation saturates as F.normalize does (``ê = e/ε``): values and gradients
+stay finite for zero or tiny embeddings, but the directional gradient is then 1/ε, and through L_u a class of
+zero embeddings gets about 1/ε² (~1e22) — finite, large; ``trainer.grad_clip`` bounds the step.
 
 The authors' weighted triplet is ``GeneralizedInterClassLoss(form="margin", pair_weight="official",
 margin="fixed", uniformity_weight=0)``; their InfoLoss is ``form="softmax_official",
@@ -61,6 +64,7 @@ from gil.losses.triplet import batch_all_triplet
 FORMS = ("margin", "softmax", "softmax_official")
 PAIR_WEIGHTS = ("official", "none")
 MARGINS = ("fixed", "adaptive")
+_EPS = 1e-12  # norm floor, F.normalize's: ê = e / max(|e|, ε)
 
 
 @dataclass(frozen=True)
@@ -118,15 +122,29 @@ def pair_weights(inner: Tensor, inv_norm: Tensor) -> Tensor:
         return u.div_(u.max()).add_(1)
 
 
+# --- normalisation ---------------------------------------------------------------------------------
+def inverse_norm(sq_norm: Tensor) -> Tensor:
+    """``1 / max(|e|, ε)`` from ``sq_norm = |e|²`` (any shape), with a finite gradient everywhere.
+
+    The floor is applied to the square, ``rsqrt(max(|e|², ε²))``: a zero or tiny vector (even one
+    whose square underflows to 0) lands in the clamped branch, whose gradient is exactly 0, where
+    ``1 / max(sqrt(|e|²), ε)`` would multiply sqrt's infinite slope at 0 by clamp's 0 (NaN).
+    Values are F.normalize's: ``e · inverse_norm(|e|²)`` is ``e / max(|e|, ε)``.
+    """
+    return sq_norm.clamp_min(_EPS**2).rsqrt()
+
+
 # --- 3. class centres and the adaptive inter-class margin ----------------------------------------
 def class_centres(x: Tensor, inv_norm: Tensor, index: PairIndex) -> Tensor:
     """``μ_c = normalize(mean_{y_i=c} ê_i)``: ``x [p, n, c]``, ``inv_norm [p, n]`` (1/|x|) → ``[p, C, c]``.
 
     ``Σ_{y_i=c} x_i / |x_i|`` is one batched product with the ``[p, C, n]`` membership matrix
-    scaled by ``1/|x_i|`` (ê itself is never formed); normalize(Σ) = normalize(mean).
+    scaled by ``1/|x_i|`` (ê itself is never formed); normalize(Σ) = normalize(mean). A class whose
+    sum is 0 (all its embeddings zero) gets a zero centre and a finite gradient (:func:`inverse_norm`).
     """
     onehot = F.one_hot(index.inverse, index.num_classes).to(x.dtype)  # [n, C]
-    return F.normalize((onehot.T * inv_norm[:, None, :]) @ x, dim=-1)  # [p, C, n] @ [p, n, c]
+    sums = (onehot.T * inv_norm[:, None, :]) @ x  # [p, C, n] @ [p, n, c] -> [p, C, c]
+    return sums * inverse_norm(sums.pow(2).sum(-1))[..., None]  # [p, C, c]
 
 
 def adaptive_margins(centres: Tensor, m0: float, kappa: float, m_min: float, m_max: float) -> Tensor:
@@ -192,7 +210,7 @@ class GeneralizedInterClassLoss(nn.Module):
         x, labels, index = prepare_batch(embeddings, labels, "GeneralizedInterClassLoss")  # [p, n, c]
         with full_precision(x):
             sq_norm = x.pow(2).sum(-1)  # [p, n]
-            inv_norm = sq_norm.sqrt().clamp_min(1e-12).reciprocal()  # [p, n]: 1/|e|, as F.normalize
+            inv_norm = inverse_norm(sq_norm)  # [p, n]: 1/max(|e|, ε), finite gradient at e = 0
             if cfg.uniformity_weight > 0:
                 centres = class_centres(x, inv_norm, index)  # [p, C, c], with gradient for L_u
             else:
@@ -280,6 +298,7 @@ __all__ = [
     "GeneralizedInterClassLoss",
     "adaptive_margins",
     "class_centres",
+    "inverse_norm",
     "pair_weights",
     "uniformity",
 ]

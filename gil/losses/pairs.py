@@ -33,7 +33,9 @@ def as_parts(embeddings: Tensor, labels: Tensor, name: str) -> tuple[Tensor, Ten
     """Validate ``embeddings [n, p, c]`` (or ``[n, c]``, read as p = 1) and ``labels [n]``.
 
     Returns ``(x [p, n, c], labels [n])``; half precision is promoted to float32, float64 kept.
-    ``name`` (the loss's name) prefixes every error message.
+    ``name`` (the loss's name) prefixes every error message. p = 0 or c = 0 is an error here; an
+    empty batch (n = 0) is refused by :meth:`PairIndex.from_labels`, on the gathered batch, since
+    under DDP one rank's share may legitimately be empty.
     """
     if not isinstance(embeddings, Tensor) or embeddings.dim() not in (2, 3):
         shape = tuple(embeddings.shape) if isinstance(embeddings, Tensor) else type(embeddings).__name__
@@ -49,6 +51,12 @@ def as_parts(embeddings: Tensor, labels: Tensor, name: str) -> tuple[Tensor, Ten
             f"for {embeddings.shape[0]} embeddings"
         )
     x = embeddings.unsqueeze(1) if embeddings.dim() == 2 else embeddings  # [n, p, c]
+    if x.shape[1] == 0 or x.shape[2] == 0:
+        layout = "[n, p, c]" if embeddings.dim() == 3 else "[n, c]"
+        raise ValueError(
+            f"{name}: embeddings {layout} must have at least one part and one channel, got shape "
+            f"{tuple(embeddings.shape)} (p = {x.shape[1]}, c = {x.shape[2]})"
+        )
     if x.dtype in _HALF:
         x = x.float()
     return x.transpose(0, 1), labels.to(x.device)  # [p, n, c]
@@ -101,7 +109,12 @@ class PairIndex:
 
     @classmethod
     def from_labels(cls, labels: Tensor, name: str) -> PairIndex:
-        """Build the tables; raise on a batch with one class or without any positive pair."""
+        """Build the tables; raise on an empty batch, one with one class or without any positive pair."""
+        if labels.numel() == 0:
+            raise ValueError(
+                f"{name}: the batch is empty (n = 0 sequences); metric losses need at least two "
+                "classes, one of them with two sequences"
+            )
         classes, inverse, counts = torch.unique(labels, return_inverse=True, return_counts=True)
         if classes.numel() < 2:
             raise ValueError(

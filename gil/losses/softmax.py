@@ -52,14 +52,24 @@ class CrossEntropyLoss(nn.Module):
             raise ValueError(
                 f"CrossEntropyLoss: {labels.shape[0]} labels for {logits.shape[0]} logits (first dims differ)"
             )
+        x = logits.unsqueeze(1) if logits.dim() == 2 else logits  # [n, p, classes]
+        layout = "[n, p, classes]" if logits.dim() == 3 else "[n, classes]"
+        if x.shape[0] == 0:
+            raise ValueError(
+                f"CrossEntropyLoss: the batch is empty (n = 0): logits {layout} of shape {tuple(logits.shape)}"
+            )
+        if x.shape[1] == 0 or x.shape[2] == 0:
+            raise ValueError(
+                f"CrossEntropyLoss: logits {layout} must have at least one part and one class, got shape "
+                f"{tuple(logits.shape)} (p = {x.shape[1]}, classes = {x.shape[2]})"
+            )
         classes = logits.shape[-1]
         labels = labels.to(logits.device)
-        if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= classes):
+        if int(labels.min()) < 0 or int(labels.max()) >= classes:
             raise ValueError(
                 f"CrossEntropyLoss: labels must be class indices in [0, {classes}), got range "
                 f"[{int(labels.min())}, {int(labels.max())}]"
             )
-        x = logits.unsqueeze(1) if logits.dim() == 2 else logits  # [n, p, classes]
         with full_precision(x):
             x = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
             n, p, _ = x.shape

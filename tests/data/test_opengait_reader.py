@@ -15,10 +15,10 @@ class _Payload:
         return (os.system, (f"touch {self.marker}",))
 
 
-def _dump(path, obj):
+def _dump(path, obj, protocol=pickle.DEFAULT_PROTOCOL):
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as fh:
-        pickle.dump(obj, fh)
+        pickle.dump(obj, fh, protocol=protocol)
     return path
 
 
@@ -54,7 +54,7 @@ def test_bad_arrays_name_the_file(tmp_path, obj, message):
 def test_accepts_arrays_lists_and_protocols(tmp_path):
     x = (np.arange(2 * 3 * 4) % 256).astype(np.uint8).reshape(2, 3, 4)
     for proto in (2, 4, 5):
-        assert np.array_equal(safe_load_pkl(_dump(tmp_path / f"p{proto}.pkl", x)), x)
+        assert np.array_equal(safe_load_pkl(_dump(tmp_path / f"p{proto}.pkl", x, proto)), x)
     assert np.array_equal(safe_load_pkl(_dump(tmp_path / "l.pkl", list(x))), x)
     assert safe_load_pkl(_dump(tmp_path / "f.pkl", x.astype(np.float32))).dtype == np.float32
 

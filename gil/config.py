@@ -366,7 +366,9 @@ def load(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None) -
     try:
         return from_dict(values, overrides)
     except ValueError as err:
-        raise ValueError(f"{path}: {err}") from err
+        named = [key for key in overrides or {} if f"'{key}'" in str(err) or f"'{key.rsplit('.', 1)[0]}'" in str(err)]
+        source = f"{path} with the override {', '.join(f'{k}={overrides[k]!r}' for k in named)}" if named else path
+        raise ValueError(f"{source}: {err}") from err
 
 
 class _Loader(yaml.SafeLoader):

@@ -37,7 +37,7 @@ from gil import config as config_lib
 from gil.data.loader import build_train_loader
 from gil.data.opengait import GaitDataset
 from gil.data.syngait import PRESETS, generate
-from gil.runs import embedded_config
+from gil.experiments.runs import embedded_config
 from gil.train import Trainer
 
 

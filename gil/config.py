@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from gil.project import checkout, resource
+from gil.files import resource, write_atomic
 
 CONFIG_DIR = resource("configs")
 
@@ -185,23 +185,20 @@ class RunConfig:
         return _plain(dataclasses.asdict(self))
 
     def fingerprint(self) -> str:
-        """Short hash of everything that changes the trained weights (not logging or worker counts).
+        """Short hash of everything that changes the trained weights (not logging, workers or the device).
 
-        The data root counts relative to the source checkout when it lies inside one (so clones elsewhere
-        agree), and a generated
-        embedded data set also by its ``syngait.json`` (preset, seed, version): regenerating the data with
-        other difficulty knobs gives new fingerprints, so no cached run of the old data is reused.
+        A generated embedded data set counts by its ``syngait.json`` (preset, seed, version, difficulty knobs), not
+        by where it lies, so clones and copies agree and regenerated data gets new fingerprints; any other data root
+        counts by its absolute path.
         """
         content = self.to_dict()
         content["data"].pop("workers")
         root = self.data_root()
-        project = checkout()
-        content["data"]["root"] = (
-            root.relative_to(project).as_posix() if project and root.is_relative_to(project) else str(root)
-        )
         generated = root / "syngait.json"
         if generated.is_file():
-            content["data"]["syngait"] = hashlib.sha256(generated.read_bytes()).hexdigest()[:10]
+            content["data"]["root"] = "syngait:" + hashlib.sha256(generated.read_bytes()).hexdigest()[:10]
+        else:
+            content["data"]["root"] = str(root)
         for key in ("log_every", "checkpoint_every", "threads", "device", "nonfinite"):
             content["trainer"].pop(key)
         content.pop("name")
@@ -403,7 +400,4 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
 
 def save(config: RunConfig, path: str | Path) -> None:
     """Write ``config`` as YAML atomically."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
-    tmp.replace(path)
+    write_atomic(path, yaml.safe_dump(config.to_dict(), sort_keys=False))

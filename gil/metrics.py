@@ -24,7 +24,8 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from gil.evaluate import METRICS, Embeddings, ProtocolResult, _as_embeddings, pairwise_distance
+from gil.evaluate import METRICS, Embeddings, ProtocolResult, pairwise_distance
+from gil.evaluate.protocols import _as_embeddings
 from gil.losses.gil import adaptive_margins
 
 __all__ = [
@@ -89,6 +90,12 @@ def mean_norm(embeddings: Embeddings) -> float:
     is how GIL's margin form failed with GaitSet (``results/gpu/README.md``).
     """
     return float(_as_embeddings(embeddings, "cpu").double().norm(dim=-1).mean())
+
+
+def batch_geometry(embeddings: torch.Tensor) -> dict[str, float]:
+    """The trainer's logged geometry of one batch ``[n, p, c]``: Wang–Isola uniformity (mean over parts) and the
+    mean norm — a norm falling towards 0 is the collapse a distance-margin loss can slide into (notebook 04)."""
+    return {"geometry/uniformity": float(uniformity(embeddings).mean()), "geometry/mean_norm": mean_norm(embeddings)}
 
 
 def alignment(embeddings: Embeddings, labels: Sequence[Any], alpha: float = 2.0) -> np.ndarray:

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gil import calibration
 from gil.cli import main
+from gil.experiments import calibration
 
 
 class _Frames:

@@ -5,7 +5,7 @@ import yaml
 
 from gil import config as config_lib
 from gil.config import RunConfig, bundled_configs
-from gil.project import checkout
+from gil.experiments.project import checkout
 
 BUNDLED = bundled_configs()
 PROJECT_ROOT = checkout()
@@ -137,3 +137,8 @@ def test_fingerprint_is_the_same_for_a_relative_and_absolute_root_and_follows_th
     first = config.fingerprint()
     (tmp_path / "syngait.json").write_text('{"preset": {"coat_strength": 2.0}}\n')
     assert len({before, first, config.fingerprint()}) == 3  # regenerated data never reuses a cached run
+    copy = tmp_path / "elsewhere"
+    copy.mkdir()
+    (copy / "syngait.json").write_text((tmp_path / "syngait.json").read_text())
+    moved = config_lib.from_dict({"data": {"root": str(copy)}})
+    assert moved.fingerprint() == config.fingerprint()  # generated data counts by what it is, not where it lies

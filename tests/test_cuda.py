@@ -12,10 +12,9 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from gil import checkpoint
 from gil import config as config_lib
 from gil.losses import GeneralizedInterClassLoss
-from gil.train import Trainer, train
+from gil.train import Trainer, checkpoint, train
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from gil.extract import extract_embeddings
+from gil.evaluate.extract import extract_embeddings
 
 
 class DummyModel(torch.nn.Module):

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from gil import checkpoint, cli
+from gil import cli
 from gil import config as config_lib
-from gil.runs import evaluate_run
-from gil.train import Trainer, train
+from gil.evaluate.run import evaluate_run
+from gil.train import Trainer, checkpoint, train
 
 
 def tiny_config(root, config="embedded/tiny_gil_margin", **overrides):

@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from gil.book import notebook_dir, notebooks
+from gil.experiments.book import notebook_dir, notebooks
 
 NOTEBOOKS = notebooks()
 KERNEL = "gil"  # the kernelspec every notebook names, registered by `make setup`

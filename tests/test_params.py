@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from gil.experiments import params
-from gil.project import checkout
+from gil.experiments.project import checkout
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from gil import plots, toy  # noqa: E402
+from gil import plots  # noqa: E402
+from gil.experiments import toy  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """The environment record: lock parsing and the comparison with the installed versions."""
 
-from gil import provenance
+from gil.experiments import provenance
 
 
 def test_read_lock_takes_pins_and_skips_comments_and_options(tmp_path):
@@ -34,7 +34,7 @@ def test_make_setup_installed_exactly_the_lock():
 
     import pytest
 
-    from gil.project import checkout
+    from gil.experiments.project import checkout
 
     root = checkout()
     if root is None or Path(sys.prefix).resolve() != (root / ".venv").resolve():

@@ -6,8 +6,9 @@ import torch
 
 from gil import config as config_lib
 from gil.cli import main
+from gil.evaluate.run import evaluate_run, load_trained_model
+from gil.experiments.runs import get_or_train
 from gil.models import build_model, export_opengait_state_dict
-from gil.runs import evaluate_run, get_or_train, load_trained_model
 
 
 def tiny_config(root, loss="triplet", **overrides):
@@ -157,7 +158,7 @@ def test_cli_data_root_is_relative_to_the_current_directory(tiny_root, tmp_path,
 
 
 def test_run_folder_records_its_environment_and_the_lock(trained_run):
-    from gil.project import checkout
+    from gil.experiments.project import checkout
 
     record = json.loads((trained_run / "provenance.json").read_text())
     session = record["sessions"][0]

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gil import study
 from gil.cli import main
+from gil.experiments import study
 
 
 def test_variant_configs_differ_only_in_loss_and_seed():

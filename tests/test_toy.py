@@ -1,4 +1,4 @@
-"""gil.toy: the sphere problem, toy training and the tables the loss anatomy notebook draws."""
+"""gil.experiments.toy: the sphere problem, toy training and the tables the loss anatomy notebook draws."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from gil import toy
+from gil.experiments import toy
 from gil.losses import GeneralizedInterClassLoss
 
 

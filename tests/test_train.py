@@ -1,4 +1,5 @@
 import csv
+import math
 import os
 import socket
 
@@ -6,9 +7,8 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from gil import checkpoint
 from gil import config as config_lib
-from gil.train import Trainer, train
+from gil.train import Trainer, checkpoint, train
 
 
 def tiny_config(root, **overrides):
@@ -37,18 +37,34 @@ def test_loss_goes_down_on_a_fixed_batch(tiny_root, tmp_path):
 
 def test_logged_geometry_is_the_batch_embeddings_norm_and_uniformity(tiny_root, tmp_path):
     from gil.data.loader import build_train_loader
-    from gil.metrics import uniformity
+    from gil.metrics import batch_geometry
 
-    trainer = Trainer(tiny_config(tiny_root, **{"trainer.log_every": 1}), tmp_path / "run", progress=False)
+    config = tiny_config(tiny_root, **{"trainer.log_every": 1})
+    trainer = Trainer(config, tmp_path / "run", progress=False, batch_metrics=batch_geometry)
     loader = build_train_loader(trainer.dataset, p=2, k=2, frames=8, resolution=(32, 22), seed=0)
     sils, labels = next(iter(loader))
     with torch.no_grad():  # the embeddings the step will see (train mode, the same weights)
         trainer.model.train()
-        embeddings = trainer.forward_model(sils)["embeddings"].float()
+        e = trainer.forward_model(sils)["embeddings"].double()  # [n, p, c]
     info = trainer.train_step(sils, labels)
-    parts = embeddings.norm(dim=-1)  # [n, p]
-    assert info["geometry/mean_norm"] == pytest.approx(float(parts.mean()), rel=1e-5)
-    assert info["geometry/uniformity"] == pytest.approx(float(uniformity(embeddings).mean()), rel=1e-5)
+    # an independent float64 loop: per part, log mean over pairs i < j of exp(-2 |ê_i - ê_j|²), then the mean
+    n, p = e.shape[:2]
+    per_part = []
+    for part in range(p):
+        u = [e[i, part] / e[i, part].norm() for i in range(n)]
+        terms = [math.exp(-2.0 * float((u[i] - u[j]).pow(2).sum())) for i in range(n) for j in range(i + 1, n)]
+        per_part.append(math.log(sum(terms) / len(terms)))
+    norms = [float(e[i, part].norm()) for i in range(n) for part in range(p)]
+    assert info["geometry/uniformity"] == pytest.approx(sum(per_part) / p, rel=1e-5)
+    assert info["geometry/mean_norm"] == pytest.approx(sum(norms) / len(norms), rel=1e-5)
+
+
+def test_no_batch_metrics_logs_no_geometry(tiny_root, tmp_path):
+    from gil.data.loader import build_train_loader
+
+    trainer = Trainer(tiny_config(tiny_root, **{"trainer.log_every": 1}), tmp_path / "run", progress=False)
+    sils, labels = next(iter(build_train_loader(trainer.dataset, p=2, k=2, frames=8, resolution=(32, 22), seed=0)))
+    assert not any(key.startswith("geometry/") for key in trainer.train_step(sils, labels))
 
 
 def test_resume_after_interruption_is_bit_identical(tiny_root, tmp_path, interrupted_run):

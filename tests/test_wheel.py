@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gil.project import checkout
+from gil.experiments.project import checkout
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,8 @@ def run(venv: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def test_the_wheel_ships_configs_and_partitions_and_knows_it_has_no_checkout(wheel_venv, tmp_path):
     code = (
-        "import gil, gil.project as p; from gil.config import load; from gil.data.partitions import load_partition;"
+        "import gil, gil.experiments.project as p; from gil.config import load;"
+        "from gil.data.partitions import load_partition;"
         "print(gil.__file__); print(p.checkout()); print(load('embedded/tiny_triplet').name);"
         "print(len(load_partition('casia-b-lt').train), len(load_partition('oumvlp').test))"
     )

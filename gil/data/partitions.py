@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from gil.project import resource
+from gil.files import resource
 
 PARTITION_DIR: Traversable = resource("configs", "partitions")
 

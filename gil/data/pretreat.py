@@ -20,6 +20,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from gil.data.raster import centre_width
+from gil.files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +73,7 @@ def _convert_one(args: tuple[str, str, tuple[str, str, str], int, int, bool]) ->
         return key, f"{len(frames)} valid frames < min_frames={min_frames}"
     out = Path(dst) / sub / cond / view / f"{view}.pkl"
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        pickle.dump(np.stack(frames), fh, protocol=4)
-    os.replace(tmp, out)
+    write_atomic(out, pickle.dumps(np.stack(frames), protocol=4))
     return str(out), None
 
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gil import runs
 from gil.config import RunConfig, bundled_configs, resolve_path
 from gil.data.opengait import GaitDataset
 from gil.data.partitions import NAMES, Partition, infer_partition, load_partition
-from gil.project import checkout, is_checkout
+from gil.experiments import runs
+from gil.experiments.project import checkout, is_checkout
 
 BACKBONES = ("gaitset", "gaitpart", "gaitgl", "gaitbase")
 LOSSES = ("triplet", "gil_margin", "gil_softmax")
@@ -153,8 +153,7 @@ def training(
     ``casia-b`` → the small ones), ``small`` for other data. The batch (``data.p`` × ``data.k``) is checked
     against the training identities on disk, and the device against this machine.
     """
-    from gil import distributed
-    from gil.train import check_batch
+    from gil.train import check_batch, environment
 
     root = _data_root(data_root)
     families = sorted({name.split("/")[1].split("_")[0] for name in bundled_configs() if name.startswith("embedded/")})
@@ -171,7 +170,7 @@ def training(
     if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
         raise ValueError(f"parameter steps={steps!r}: expected None (the config's) or a positive integer")
     try:
-        distributed.pick_device(device)
+        environment.pick_device(device)
     except ValueError as err:
         raise ValueError(f"parameter device={device!r}: {err}") from err
     name, split = _partition(root, partition)

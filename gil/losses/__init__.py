@@ -5,9 +5,9 @@ embeddings ``[n, p, c]`` (or ``[n, c]``), cross-entropy takes logits ``[n, p, cl
 is a flat dict of floats for logging. :func:`build_loss` turns a config into their weighted sum.
 """
 
+from gil.losses.cross_entropy import CrossEntropyLoss
 from gil.losses.gil import GeneralizedInterClassLoss, GILConfig
 from gil.losses.registry import LOSSES, LossSum, build_loss, register_loss
-from gil.losses.softmax import CrossEntropyLoss
 from gil.losses.triplet import TripletLoss, batch_all_triplet
 
 __all__ = [

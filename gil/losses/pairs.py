@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gil.losses.distributed import gather_batch
+from gil.losses.gather import gather_batch
 
 _HALF = (torch.float16, torch.bfloat16)
 

@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 
 from torch import Tensor, nn
 
+from gil.losses.cross_entropy import CrossEntropyLoss
 from gil.losses.gil import GeneralizedInterClassLoss
-from gil.losses.softmax import CrossEntropyLoss
 from gil.losses.triplet import TripletLoss
 
 LOSSES: dict[str, type[nn.Module]] = {}

@@ -7,8 +7,8 @@
 """
 
 from . import gaitbase, gaitgl, gaitpart, gaitset  # noqa: F401  (register the models)
-from .checkpoint import LoadReport, export_opengait_state_dict, load_opengait_checkpoint, opengait_key_map
 from .modules import ModelOutput
+from .opengait_weights import LoadReport, export_opengait_state_dict, load_opengait_checkpoint, opengait_key_map
 from .registry import MODELS, build_model, register_model
 
 __all__ = [

@@ -78,7 +78,7 @@ class GaitBase(nn.Module):
         return {"embeddings": embed, "logits": logits}
 
     def opengait_key_rules(self) -> tuple[tuple[str, str], ...]:
-        """(our key regex, OpenGait key template) pairs; see :mod:`gil.models.checkpoint`."""
+        """(our key regex, OpenGait key template) pairs; see :mod:`gil.models.opengait_weights`."""
         net = "Backbone.forward_block"
         return (
             (r"stem_conv\.weight", f"{net}.conv1.conv.weight"),

@@ -120,7 +120,7 @@ class GaitGL(nn.Module):
         return {"embeddings": bnft, "logits": self.classifier(bnft)}
 
     def opengait_key_rules(self) -> tuple[tuple[str, str], ...]:
-        """(our key regex, OpenGait key template) pairs; see :mod:`gil.models.checkpoint`."""
+        """(our key regex, OpenGait key template) pairs; see :mod:`gil.models.opengait_weights`."""
         names = ("GLConvA0", "GLConvA1", "GLConvB2")
         rules = [
             (r"lta\.weight", "LTA.0.conv3d.weight"),

@@ -83,7 +83,7 @@ class GaitSet(nn.Module):
         return {"embeddings": self.head(feat), "logits": None}  # [n, p, c]
 
     def opengait_key_rules(self) -> tuple[tuple[str, str], ...]:
-        """(our key regex, OpenGait key template) pairs; see :mod:`gil.models.checkpoint`."""
+        """(our key regex, OpenGait key template) pairs; see :mod:`gil.models.opengait_weights`."""
         return (
             (r"set_block(\d)\.(\d)\.weight", r"set_block\1.forward_block.\2.conv.weight"),
             (r"gl_block(\d)\.(\d)\.weight", r"gl_block\1.\2.conv.weight"),

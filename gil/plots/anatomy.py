@@ -145,7 +145,7 @@ def pair_matrices(cos: np.ndarray, weights: np.ndarray, labels: Sequence[int] | 
 def margin_curves(tables: Mapping[str, pd.DataFrame], m0: float, kappa: float, m_min: float, m_max: float) -> Figure:
     """Adaptive margin ``m(a, b)`` against centre cosine for every class pair, one panel per named table.
 
-    Tables are :func:`gil.toy.margin_table`; the line is the clipped formula, crowded pairs are red and
+    Tables are :func:`gil.experiments.toy.margin_table`; the line is the clipped formula, crowded pairs are red and
     labelled.
     """
     _style()
@@ -190,7 +190,7 @@ TOY_HISTORY_PANELS = (
 
 def toy_history_panels(frame: pd.DataFrame, panels: Sequence[tuple[str, str]] = TOY_HISTORY_PANELS) -> Figure:
     """Toy training curves, one panel per ``(column, title)``, a line per ``loss_name``
-    (:func:`gil.toy.history`)."""
+    (:func:`gil.experiments.toy.history`)."""
     _style()
     fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.0), squeeze=False)
     for ax, (column, title) in zip(axes[0], panels, strict=True):

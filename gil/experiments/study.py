@@ -9,10 +9,8 @@ and thread count.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -23,9 +21,10 @@ import numpy as np
 import pandas as pd
 
 from gil import config as config_lib
-from gil import provenance as provenance_lib
 from gil.config import RunConfig, resolve_path
-from gil.project import checkout
+from gil.experiments import provenance as provenance_lib
+from gil.experiments.project import checkout
+from gil.files import write_atomic
 
 BASE_CONFIG = "embedded/small_triplet"
 BASELINE = "triplet"
@@ -81,7 +80,7 @@ def run_cell(
 
 def timed_run(config: RunConfig, runs_root: str | Path, progress: bool) -> tuple[Path, dict[str, Any]]:
     """``get_or_train`` with what provenance records of it: ``{"run", "wall_s", "fingerprint"}``."""
-    from gil.runs import get_or_train
+    from gil.experiments.runs import get_or_train
 
     tic = time.perf_counter()
     run_dir = get_or_train(config, runs_root=runs_root, progress=progress)
@@ -92,18 +91,6 @@ def timed_run(config: RunConfig, runs_root: str | Path, progress: bool) -> tuple
     }
 
 
-def machine() -> dict[str, Any]:
-    """What :func:`gil.provenance.machine` says (kept here: the study's files call it by this name)."""
-    return provenance_lib.machine()
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename (never a half-written file)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def read_provenance(out: Path, command: str, base: str, overrides: dict[str, Any] | None) -> dict[str, Any]:
     """``out/provenance.json`` with its header refreshed (last command, base, overrides, machine)."""
     path = out / "provenance.json"
@@ -112,7 +99,7 @@ def read_provenance(out: Path, command: str, base: str, overrides: dict[str, Any
     project = checkout()
     if project and "data.root" in shown and Path(shown["data.root"]).is_relative_to(project):  # portable
         shown["data.root"] = Path(shown["data.root"]).relative_to(project).as_posix()
-    provenance.update(command=command, base_config=base, overrides=shown, machine=machine())
+    provenance.update(command=command, base_config=base, overrides=shown, machine=provenance_lib.machine())
     provenance.setdefault("cells", [])
     return provenance
 
@@ -200,27 +187,6 @@ def summarize(ablation: pd.DataFrame, metric: str = "rank1") -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
-def _run(args: argparse.Namespace) -> int:
-    from gil.config import parse_overrides
-
-    overrides = parse_overrides(args.overrides)
-    if args.data:
-        overrides["data.root"] = str(Path(args.data).resolve())
-    variants = args.variant or list(VARIANTS)
-    seeds = args.seed if args.seed is not None else list(DEFAULT_SEEDS)
-    frame = run_study(
-        args.out, variants, seeds, args.base, overrides, args.runs_root, command="gil " + " ".join(args.argv)
-    )
-    print(frame.to_string(index=False))
-    if args.compare:
-        committed, _ = load_study(args.compare)
-        table = compare_rows(frame, committed, args.tolerance)
-        print(f"\nagainst {args.compare} (tolerance {args.tolerance} points):")
-        print(table.to_string(index=False))
-        return 0 if bool(table["within"].all()) else 1
-    return 0
-
-
 def compare_rows(rows: pd.DataFrame, committed: pd.DataFrame, tolerance: float = 0.1) -> pd.DataFrame:
     """This run's rank-1 beside the committed rows of the same variant × seed × condition.
 
@@ -236,22 +202,6 @@ def compare_rows(rows: pd.DataFrame, committed: pd.DataFrame, tolerance: float =
     merged["diff"] = merged["now"].round(4) - merged["committed"]  # at the committed files' precision
     merged["within"] = merged["diff"].abs() <= tolerance
     return merged[keys + ["committed", "now", "diff", "within"]]
-
-
-def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("study", help="the multi-seed ablation (variants × seeds) on the embedded twin")
-    parser.add_argument("--variant", action="append", choices=list(VARIANTS), help="only this variant (repeatable)")
-    parser.add_argument("--seed", action="append", type=int, help="only this seed (repeatable)")
-    parser.add_argument("--out", default="results/study", help="folder for ablation.csv and provenance.json")
-    parser.add_argument("--data", help="dataset root (default: the base config's)")
-    parser.add_argument("--base", default=BASE_CONFIG, help="base config whose loss terms each variant replaces")
-    parser.add_argument("--runs-root", default="runs/study")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument(
-        "--compare", metavar="DIR", help="compare this call's rank-1 with the study in DIR (exit 1 beyond --tolerance)"
-    )
-    parser.add_argument("--tolerance", type=float, default=0.1, help="rank-1 points allowed by --compare")
-    parser.set_defaults(func=_run)
 
 
 def load_study(folder: str | Path = "results/study") -> tuple[pd.DataFrame, dict[str, Any]]:

@@ -15,7 +15,6 @@ Every model is scored with the CASIA-B protocol (identical view excluded) on the
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from collections.abc import Sequence
@@ -27,12 +26,14 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from gil import config as config_lib
-from gil import study
 from gil.config import resolve_path
 from gil.data.opengait import GaitDataset
 from gil.data.transforms import prepare
 from gil.evaluate import casia_b
-from gil.protocol_result import ProtocolResult
+from gil.evaluate.result import ProtocolResult
+from gil.experiments import study
+from gil.experiments.provenance import machine
+from gil.files import write_atomic
 
 CALIBRATION_COLUMNS = ["model", "seed", "condition", "view", "rank1"]
 TRAINED_MODELS = ("sequence", "single_frame")
@@ -145,11 +146,11 @@ def _merge(out: Path, model: str, seed: int | None, rows, entry, command: str, b
     same = (old["model"] == model) & (old["seed"].isna() if seed is None else old["seed"] == seed)
     frame = pd.concat([old[~same], pd.DataFrame(rows, columns=CALIBRATION_COLUMNS)], ignore_index=True)
     frame = frame.astype({"seed": "Int64", "rank1": float})
-    study.write_atomic(path, frame.to_csv(index=False, float_format="%.4f"))
+    write_atomic(path, frame.to_csv(index=False, float_format="%.4f"))
     provenance = study.read_provenance(out, command, base, overrides)
     kept = [e for e in provenance.get("calibration", []) if (e["model"], e["seed"]) != (model, seed)]
-    provenance["calibration"] = kept + [{**entry, "command": command, "machine": study.machine()}]
-    study.write_atomic(out / "provenance.json", json.dumps(provenance, indent=2))
+    provenance["calibration"] = kept + [{**entry, "command": command, "machine": machine()}]
+    write_atomic(out / "provenance.json", json.dumps(provenance, indent=2))
 
 
 def load_calibration(folder: str | Path = "results/study") -> pd.DataFrame:
@@ -211,36 +212,3 @@ def criteria(calibration: pd.DataFrame) -> pd.DataFrame:
             gap = mean["sequence"] - mean[cue]
             rows.append((f"{cue} below the model by", f"{gap:.1f} points", ">= 30", gap >= 30))
     return pd.DataFrame(rows, columns=["criterion", "measured", "target", "met"])
-
-
-def _run(args: argparse.Namespace) -> int:
-    from gil.config import parse_overrides
-
-    overrides = parse_overrides(args.overrides)
-    if args.data:
-        overrides["data.root"] = str(Path(args.data).resolve())
-    frame = run_calibration(
-        args.out,
-        args.model or list(MODELS),
-        args.seed if args.seed is not None else list(DEFAULT_SEEDS),
-        args.base,
-        overrides,
-        args.runs_root,
-        command="gil " + " ".join(args.argv),
-    )
-    print(summarize(frame).round(1).to_string())
-    return 0
-
-
-def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
-        "calibrate", help="calibration of the embedded twin: sequence vs single-frame model vs trivial cues"
-    )
-    parser.add_argument("--model", action="append", choices=list(MODELS), help="only this model (repeatable)")
-    parser.add_argument("--seed", action="append", type=int, help="only this seed of the trained models (repeatable)")
-    parser.add_argument("--out", default="results/study", help="folder for calibration.csv and provenance.json")
-    parser.add_argument("--data", help="dataset root (default: the base config's)")
-    parser.add_argument("--base", default=study.BASE_CONFIG, help="base config (its triplet form is trained)")
-    parser.add_argument("--runs-root", default="runs/study")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    parser.set_defaults(func=_run)

@@ -6,7 +6,6 @@ The notebooks are committed without outputs; executed copies live only in the bu
 
 from __future__ import annotations
 
-import argparse
 import logging
 import shutil
 import subprocess
@@ -16,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gil.project import require_checkout
+from gil.experiments.project import require_checkout
 
 log = logging.getLogger(__name__)
 
@@ -93,18 +92,3 @@ def build(parameters: Mapping[str, Any], only: Sequence[str] | None = None, html
         return out_dir
     shutil.rmtree(book_dir() / "_build" / "html", ignore_errors=True)
     return build_html()
-
-
-def _run(args: argparse.Namespace) -> int:
-    parameters: dict[str, Any] = {"data_root": str(Path(args.data).resolve()) if args.data else "data/syngait-small"}
-    index = build(parameters, only=args.only, html=not args.no_html)
-    print(f"book: {index}")
-    return 0
-
-
-def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("book", help="execute the notebooks with papermill and build the HTML book")
-    parser.add_argument("--data", help="dataset root passed to every notebook as `data_root`")
-    parser.add_argument("--only", nargs="+", help="execute only notebooks whose name starts with these")
-    parser.add_argument("--no-html", action="store_true", help="execute the notebooks but skip jupyter-book")
-    parser.set_defaults(func=_run)

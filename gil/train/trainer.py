@@ -11,12 +11,16 @@ folder is made, and a run that fails before its first checkpoint leaves no folde
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import math
+import os
+import platform
 import random
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,19 +29,23 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from gil import checkpoint, distributed, provenance
+from gil import files
 from gil.config import RunConfig, resolve_path, save
 from gil.data.loader import build_train_loader
 from gil.data.opengait import GaitDataset
 from gil.data.partitions import Partition, load_partition
 from gil.losses import build_loss
-from gil.metrics import mean_norm, uniformity
 from gil.models import build_model
+from gil.train import checkpoint, environment
 
 log = logging.getLogger(__name__)
 
+# ``batch_metrics(embeddings [n, p, c] float32 on CPU) -> {name: value}``: extra columns of metrics.csv and
+# TensorBoard, computed on the logged steps' batches (``gil.metrics.batch_geometry`` logs uniformity and norm)
+BatchMetrics = Callable[[torch.Tensor], dict[str, float]]
+
 CHECKPOINT_NAME = "last.pt"
-RESULT_FILES = ("eval.json", "embeddings.npz")  # written by gil.runs.evaluate_run from the final checkpoint
+RESULT_FILES = ("eval.json", "embeddings.npz")  # written by gil.evaluate.run.evaluate_run from the final checkpoint
 
 
 def seed_everything(seed: int) -> None:
@@ -101,13 +109,27 @@ def build_scheduler(config: RunConfig, optimizer: torch.optim.Optimizer) -> torc
 
 
 class Trainer:
-    """Train ``config`` into ``run_dir``; ``fit(resume=True)`` continues from ``checkpoints/last.pt``."""
+    """Train ``config`` into ``run_dir``; ``fit(resume=True)`` continues from ``checkpoints/last.pt``.
 
-    def __init__(self, config: RunConfig, run_dir: str | Path, progress: bool = True) -> None:
+    ``batch_metrics`` adds columns to the logged rows (:data:`BatchMetrics`; ``gil train`` and the notebooks pass
+    ``gil.metrics.batch_geometry``); ``provenance()`` is the record each session appends to ``provenance.json``
+    (default :func:`session_record`; the reproduction adds the lock file's hash and the commit).
+    """
+
+    def __init__(
+        self,
+        config: RunConfig,
+        run_dir: str | Path,
+        progress: bool = True,
+        batch_metrics: BatchMetrics | None = None,
+        provenance: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
         self.config = config
         self.run_dir = resolve_path(run_dir)
         self.progress = progress
-        self.env = distributed.setup(config.trainer.device)
+        self.batch_metrics = batch_metrics
+        self.provenance = provenance or session_record
+        self.env = environment.setup(config.trainer.device)
         if config.trainer.threads > 0 and self.env.device.type == "cpu":
             torch.set_num_threads(config.trainer.threads)
         seed_everything(config.trainer.seed)
@@ -128,7 +150,7 @@ class Trainer:
             config, [p for p in self.model.parameters() if p.requires_grad] + list(self.loss.parameters())
         )
         self.scheduler = build_scheduler(config, self.optimizer)
-        self.amp_dtype = distributed.autocast_dtype(config.trainer.amp, self.env.device)
+        self.amp_dtype = environment.autocast_dtype(config.trainer.amp, self.env.device)
         use_scaler = self.amp_dtype == torch.float16 and self.env.device.type == "cuda"
         self.scaler = torch.amp.GradScaler(self.env.device.type, enabled=use_scaler)
         self.step = 0
@@ -182,11 +204,11 @@ class Trainer:
         """Write ``checkpoints/last.pt`` atomically; a state with a non-finite tensor is never written."""
         state = self.state_dict()
         bad = checkpoint.nonfinite_tensors({"model": state["model"], "loss": state["loss"]})
-        if distributed.any_rank(bool(bad), self.env.device):  # every rank raises together (buffers may differ)
+        if environment.any_rank(bool(bad), self.env.device):  # every rank raises together (buffers may differ)
             raise self._diverged("the weights to checkpoint", bad or ["on another rank"])
         if self.env.is_main:
             checkpoint.save_atomic(state, self.checkpoint_path)
-        distributed.barrier()
+        environment.barrier()
 
     # -- finiteness ----------------------------------------------------------------------------------
     def _named(self, grads: bool) -> list[tuple[str, torch.Tensor]]:
@@ -231,17 +253,13 @@ class Trainer:
     def train_step(self, sils: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
         """One optimiser step on ``sils`` ``[n, s, h, w]`` with ``labels`` ``[n]``; returns the loss terms."""
         self.model.train()
-        with distributed.autocast(self.env.device, self.amp_dtype):
+        with environment.autocast(self.env.device, self.amp_dtype):
             outputs = self.forward_model(sils)
         loss, info = self.loss(outputs, labels)
-        if (self.step + 1) % self.config.trainer.log_every == 0:
-            # Wang–Isola uniformity of this batch's embeddings, for every loss alike (notebook 04), and their
-            # mean norm: a norm falling towards 0 is the collapse a distance-margin loss can slide into
-            embeddings = outputs["embeddings"].detach().float().cpu()
-            info["geometry/uniformity"] = float(uniformity(embeddings).mean())
-            info["geometry/mean_norm"] = mean_norm(embeddings)
+        if self.batch_metrics is not None and (self.step + 1) % self.config.trainer.log_every == 0:
+            info.update(self.batch_metrics(outputs["embeddings"].detach().float().cpu()))
         skip = self.config.trainer.nonfinite == "skip"
-        if distributed.any_rank(not bool(torch.isfinite(loss)), self.env.device):  # ranks decide together
+        if environment.any_rank(not bool(torch.isfinite(loss)), self.env.device):  # ranks decide together
             if skip:
                 return self._skip(info)
             bad = [k for k, v in info.items() if not math.isfinite(v)] or ["total (on another rank)"]
@@ -286,18 +304,18 @@ class Trainer:
         cfg = self.config
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if self.env.is_main:
-            for stale in checkpoint.remove_stale_temporaries(self.checkpoint_path.parent):
+            for stale in files.remove_stale_temporaries(self.checkpoint_path.parent):
                 log.info("removed %s (left by an interrupted write)", stale)
             if not resume:
                 self._clear_outputs()
-        distributed.barrier()
+        environment.barrier()
         if resume and self.checkpoint_path.is_file():
             self.load_state_dict(checkpoint.load(self.checkpoint_path, map_location=self.env.device))
             log.info("resumed %s at step %d", self.run_dir, self.step)
         elif self.env.is_main:
             save(cfg, self.run_dir / "config.yaml")
         if self.env.is_main:
-            write_provenance(self.run_dir, self.step)
+            write_provenance(self.run_dir, self.step, self.provenance())
         if self.step >= cfg.trainer.steps:
             return self.run_dir
         if self.env.is_main:  # results of an earlier state of this run no longer describe the model
@@ -353,14 +371,26 @@ class Trainer:
         return self.run_dir
 
 
-def write_provenance(run_dir: Path, step: int) -> None:
-    """Add this session (start step, environment with the lock's hash, machine) to ``provenance.json``."""
+def session_record() -> dict[str, Any]:
+    """What the library itself records of a training session: versions, platform and torch threads."""
+    import gil
+
+    return {
+        "gil": gil.__version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+    }
+
+
+def write_provenance(run_dir: Path, step: int, record: dict[str, Any]) -> None:
+    """Add this session (its start step and ``record``) to ``provenance.json``."""
     path = run_dir / "provenance.json"
-    record = json.loads(path.read_text()) if path.is_file() else {"sessions": []}
-    record["sessions"].append({"start_step": step, **provenance.machine()})
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(record, indent=2))
-    tmp.replace(path)
+    log_ = json.loads(path.read_text()) if path.is_file() else {"sessions": []}
+    log_["sessions"].append({"start_step": step, **record})
+    files.write_json(path, log_)
 
 
 class MetricsLogger:
@@ -382,13 +412,12 @@ class MetricsLogger:
                 rows = [r for r in csv.DictReader(handle) if int(r["step"]) <= truncate_after]
             if rows:
                 self.fields = list(rows[0].keys())
-            tmp = self.path.with_suffix(".csv.tmp")
-            with open(tmp, "w", newline="") as handle:
-                if self.fields:
-                    out = csv.DictWriter(handle, fieldnames=self.fields)
-                    out.writeheader()
-                    out.writerows(rows)
-            tmp.replace(self.path)
+            text = io.StringIO(newline="")
+            if self.fields:
+                out = csv.DictWriter(text, fieldnames=self.fields)
+                out.writeheader()
+                out.writerows(rows)
+            files.write_atomic(self.path, text.getvalue())
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:  # tensorboard is a dependency, but a stripped environment still trains
@@ -416,10 +445,17 @@ class MetricsLogger:
             self.writer.close()
 
 
-def train(config: RunConfig, run_dir: str | Path, resume: bool = True, progress: bool = True) -> Path:
-    """Train ``config`` into ``run_dir`` (creating it) and return the folder."""
-    trainer = Trainer(config, run_dir, progress=progress)
+def train(
+    config: RunConfig,
+    run_dir: str | Path,
+    resume: bool = True,
+    progress: bool = True,
+    batch_metrics: BatchMetrics | None = None,
+    provenance: Callable[[], dict[str, Any]] | None = None,
+) -> Path:
+    """Train ``config`` into ``run_dir`` (creating it) and return the folder; arguments as :class:`Trainer`."""
+    trainer = Trainer(config, run_dir, progress=progress, batch_metrics=batch_metrics, provenance=provenance)
     try:
         return trainer.fit(resume=resume)
     finally:
-        distributed.teardown()
+        environment.teardown()

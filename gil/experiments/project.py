@@ -1,24 +1,17 @@
-"""Where this copy of gil lives, and the files it ships.
+"""Where the source checkout of gil lives, for the reproduction's tooling.
 
-The library never needs a source checkout: its configs and partitions come from the installed package
-(:func:`resource`). Tooling that only exists in a checkout (the notebooks, the book, the benchmarks, the
+The library never needs a checkout: its configs and partitions come from the installed package
+(:func:`gil.files.resource`). Tooling that only exists in a checkout (the notebooks, the book, the benchmarks, the
 lock file, ``git``) asks :func:`checkout`, which is ``None`` for a wheel install.
 """
 
 from __future__ import annotations
 
 import os
-from importlib import resources
-from importlib.resources.abc import Traversable
 from pathlib import Path
 
 ENV_ROOT = "GIL_PROJECT_ROOT"  # points notebooks and tooling at a checkout when gil is installed from a wheel
 LOCK_NAME = "requirements.lock"
-
-
-def resource(*parts: str) -> Traversable:
-    """A file or folder shipped inside the package, e.g. ``resource("configs", "partitions")``."""
-    return resources.files("gil").joinpath(*parts)
 
 
 def is_checkout(folder: Path) -> bool:
@@ -35,7 +28,7 @@ def checkout() -> Path | None:
         if not is_checkout(root):
             raise FileNotFoundError(f"${ENV_ROOT}={root}: not a gil checkout (no pyproject.toml naming gil)")
         return root
-    here = Path(__file__).resolve().parents[1]
+    here = Path(__file__).resolve().parents[2]
     return here if is_checkout(here) else None
 
 

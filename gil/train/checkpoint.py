@@ -8,7 +8,6 @@ of ``(seed, b)``.
 from __future__ import annotations
 
 import errno
-import os
 import random
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-TMP_SUFFIX = ".tmp"
+from gil.files import write_atomic
 
 
 def rng_state() -> dict[str, Any]:
@@ -70,51 +69,19 @@ def _floating(tensors: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[st
 
 
 def save_atomic(obj: Any, path: str | Path) -> None:
-    """``torch.save`` to a temporary file beside ``path``, flushed, then renamed over it.
+    """``torch.save`` through :func:`gil.files.write_atomic` (flushed to disk before the rename).
 
-    An interruption at any point leaves either the old file or the new one, never a torn file; a failed write
-    (a full disk) raises ``OSError`` naming ``path`` and keeps the old file.
+    An interruption leaves the old file or the new one; a failed write (a full disk) raises ``OSError``
+    naming ``path`` and keeps the old file.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
     try:
-        with open(tmp, "wb") as handle:
-            torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        write_atomic(path, lambda handle: torch.save(obj, handle), fsync=True)
     except OSError as err:
         kept = f"the previous {path.name} is kept" if path.is_file() else f"no {path.name} was written"
         reason = "the disk is full" if err.errno == errno.ENOSPC else (err.strerror or str(err))
         raise OSError(err.errno, f"{path}: could not write the checkpoint ({reason}); {kept}") from err
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def remove_stale_temporaries(folder: str | Path) -> list[Path]:
-    """Delete ``.NAME.<pid>.tmp`` files of :func:`save_atomic` whose writer is no longer running.
-
-    A ``kill -9`` during a write leaves one behind; returns what was removed.
-    """
-    removed = []
-    for tmp in Path(folder).glob(f".*{TMP_SUFFIX}"):
-        pid = tmp.name.removesuffix(TMP_SUFFIX).rsplit(".", 1)[-1]
-        if pid.isdigit() and int(pid) != os.getpid() and _running(int(pid)):
-            continue
-        tmp.unlink(missing_ok=True)
-        removed.append(tmp)
-    return removed
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, someone else's
-        return True
-    return True
 
 
 def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

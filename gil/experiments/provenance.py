@@ -6,7 +6,6 @@ Every run folder gets ``provenance.json`` from the trainer; the study records th
 from __future__ import annotations
 
 import hashlib
-import os
 import platform
 import subprocess
 from importlib import metadata
@@ -16,7 +15,8 @@ from typing import Any
 import torch
 
 import gil
-from gil.project import LOCK_NAME, checkout
+from gil.experiments.project import LOCK_NAME, checkout
+from gil.train import session_record
 
 
 def _sha256(text: str) -> str:
@@ -90,7 +90,8 @@ def git_commit() -> str:
 
 
 def machine() -> dict[str, Any]:
-    """Commit, CPU, cores, platform, torch threads and the software :func:`environment`."""
+    """The trainer's :func:`gil.train.session_record` (versions, platform, threads, cores) with the commit, the CPU
+    and the software :func:`environment` (the lock's hash and whether it matches)."""
     cpu = platform.processor() or platform.machine()
     if Path("/proc/cpuinfo").is_file():
         names = [
@@ -99,14 +100,4 @@ def machine() -> dict[str, Any]:
             if ln.startswith("model name")
         ]
         cpu = names[0] if names else cpu
-    env = environment()
-    return {
-        "commit": git_commit(),
-        "python": env["python"],
-        "torch": env["torch"],
-        "torch_threads": torch.get_num_threads(),
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "platform": platform.platform(),
-        "environment": env,
-    }
+    return {"commit": git_commit(), **session_record(), "cpu": cpu, "environment": environment()}

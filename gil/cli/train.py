@@ -1,17 +1,11 @@
-"""Command line: gil data | train | eval | bench | book | study | calibrate (also `python -m gil`).
-
-Each command group registers itself through an ``add_parser(commands)`` function that sets ``func`` on its
-sub-parser; ``data`` lives beside the data code, the rest is here.
-"""
+"""``gil train | eval | bench``: train a config (torchrun-aware), evaluate a run or a checkpoint, run the benchmarks."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import runpy
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 BENCHMARKS = ("bench_pipeline", "bench_losses", "bench_models", "bench_eval", "bench_data")
@@ -46,12 +40,15 @@ def _load_config(args: argparse.Namespace):
 def _train(args: argparse.Namespace) -> int:
     import os
 
-    from gil.runs import evaluate_run, run_dir_for
+    from gil.evaluate.run import evaluate_run
+    from gil.experiments.provenance import machine
+    from gil.experiments.runs import run_dir_for
+    from gil.metrics import batch_geometry
     from gil.train import train
 
     config = _load_config(args)
     run_dir = Path(args.run_dir).resolve() if args.run_dir else run_dir_for(config)
-    train(config, run_dir, resume=not args.no_resume)
+    train(config, run_dir, resume=not args.no_resume, batch_metrics=batch_geometry, provenance=machine)
     print(f"run folder: {run_dir}")
     if not args.no_eval and int(os.environ.get("RANK", "0")) == 0:
         report = evaluate_run(run_dir, device=config.trainer.device)
@@ -60,10 +57,10 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from gil import checkpoint, distributed
+    from gil.evaluate.run import evaluate_model, evaluate_run
+    from gil.files import write_json
     from gil.models import build_model, load_opengait_checkpoint
-    from gil.runs import evaluate_model, evaluate_run, write_json_atomic
-    from gil.train import partition_of
+    from gil.train import checkpoint, environment, partition_of
 
     if args.run:
         report = evaluate_run(args.run, device=args.device)
@@ -71,7 +68,7 @@ def _eval(args: argparse.Namespace) -> int:
         if not (args.checkpoint and args.config):
             raise ValueError("gil eval needs --run DIR, or --checkpoint FILE with --config")
         config = _load_config(args)
-        device = distributed.pick_device(args.device)
+        device = environment.pick_device(args.device)
         path = Path(args.checkpoint)
         if args.opengait:
             if checkpoint.is_gil_checkpoint(path):
@@ -94,13 +91,13 @@ def _eval(args: argparse.Namespace) -> int:
         result, _ = evaluate_model(model.to(device).eval(), config, device)
         report = result.to_dict()
         if args.out:
-            write_json_atomic(report, Path(args.out))
+            write_json(Path(args.out), report)
     print(json.dumps(report.get("summary", report), indent=2))
     return 0
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from gil.project import require_checkout
+    from gil.experiments.project import require_checkout
 
     root = require_checkout("gil bench (it runs the harnesses in benchmarks/)") / "benchmarks"
     names = args.only or list(BENCHMARKS)
@@ -146,33 +143,3 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--only", nargs="+", choices=BENCHMARKS)
     bench.add_argument("--write", metavar="MD", help="append bench_pipeline's ratio table to this markdown file")
     bench.set_defaults(func=_bench)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from gil import book, calibration, study
-    from gil.data import cli as data_cli
-
-    parser = argparse.ArgumentParser(prog="gil", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    data_cli.add_parser(commands)
-    add_parser(commands)
-    book.add_parser(commands)
-    study.add_parser(commands)
-    calibration.add_parser(commands)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(argv)
-    args.argv = argv  # recorded in provenance by commands that write results
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
-    )
-    try:
-        return int(args.func(args) or 0)
-    except (OSError, ValueError, FloatingPointError) as err:  # named errors: bad input, a full disk, a divergence
-        print(f"gil {args.command}: error: {err}", file=sys.stderr)
-        return 2

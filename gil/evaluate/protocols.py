@@ -1,4 +1,4 @@
-"""The CASIA-B / OUMVLP cross-view protocols (OpenGait's conventions); embeddings come from :mod:`gil.extract`.
+"""The CASIA-B / OUMVLP cross-view protocols (OpenGait's conventions); embeddings come from :mod:`gil.evaluate.extract`.
 
 Protocols take embeddings ``[n, p, c]`` (torch or numpy; ``[n, c]`` is read as ``p = 1``) and the
 per-sequence labels as they appear in OpenGait's folder names (subject ``"075"``, condition
@@ -29,7 +29,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from gil.protocol_result import ProtocolResult  # noqa: F401 (re-exported: gil.evaluate.ProtocolResult)
+from gil.evaluate.result import ProtocolResult
 
 METRICS = ("euclidean", "cosine")
 CASIA_B_GALLERY = ("nm-01", "nm-02", "nm-03", "nm-04")

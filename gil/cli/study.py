@@ -1,0 +1,44 @@
+"""``gil study``: the multi-seed ablation (variants × seeds) on the embedded twin."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from gil.config import parse_overrides
+from gil.experiments.study import BASE_CONFIG, DEFAULT_SEEDS, VARIANTS, compare_rows, load_study, run_study
+
+
+def _run(args: argparse.Namespace) -> int:
+    overrides = parse_overrides(args.overrides)
+    if args.data:
+        overrides["data.root"] = str(Path(args.data).resolve())
+    variants = args.variant or list(VARIANTS)
+    seeds = args.seed if args.seed is not None else list(DEFAULT_SEEDS)
+    frame = run_study(
+        args.out, variants, seeds, args.base, overrides, args.runs_root, command="gil " + " ".join(args.argv)
+    )
+    print(frame.to_string(index=False))
+    if args.compare:
+        committed, _ = load_study(args.compare)
+        table = compare_rows(frame, committed, args.tolerance)
+        print(f"\nagainst {args.compare} (tolerance {args.tolerance} points):")
+        print(table.to_string(index=False))
+        return 0 if bool(table["within"].all()) else 1
+    return 0
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("study", help="the multi-seed ablation (variants × seeds) on the embedded twin")
+    parser.add_argument("--variant", action="append", choices=list(VARIANTS), help="only this variant (repeatable)")
+    parser.add_argument("--seed", action="append", type=int, help="only this seed (repeatable)")
+    parser.add_argument("--out", default="results/study", help="folder for ablation.csv and provenance.json")
+    parser.add_argument("--data", help="dataset root (default: the base config's)")
+    parser.add_argument("--base", default=BASE_CONFIG, help="base config whose loss terms each variant replaces")
+    parser.add_argument("--runs-root", default="runs/study")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument(
+        "--compare", metavar="DIR", help="compare this call's rank-1 with the study in DIR (exit 1 beyond --tolerance)"
+    )
+    parser.add_argument("--tolerance", type=float, default=0.1, help="rank-1 points allowed by --compare")
+    parser.set_defaults(func=_run)

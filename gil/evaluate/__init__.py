@@ -1,0 +1,25 @@
+"""Evaluation: embeddings from a model (:mod:`~gil.evaluate.extract`), the CASIA-B / OU-MVLP cross-view
+protocols (:mod:`~gil.evaluate.protocols`), their result (:mod:`~gil.evaluate.result`), and a run folder's
+evaluation (:mod:`~gil.evaluate.run`)."""
+
+from gil.evaluate.protocols import (
+    CASIA_B_GALLERY,
+    CASIA_B_PROBES,
+    METRICS,
+    Embeddings,
+    casia_b,
+    oumvlp,
+    pairwise_distance,
+)
+from gil.evaluate.result import ProtocolResult
+
+__all__ = [
+    "CASIA_B_GALLERY",
+    "CASIA_B_PROBES",
+    "METRICS",
+    "Embeddings",
+    "ProtocolResult",
+    "casia_b",
+    "oumvlp",
+    "pairwise_distance",
+]

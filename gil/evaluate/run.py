@@ -1,0 +1,106 @@
+"""Evaluate a run folder: load its config and last checkpoint, embed the test partition, run the protocol.
+
+A run folder (written by :mod:`gil.train`) holds ``config.yaml``, ``checkpoints/last.pt``, ``metrics.csv``;
+:func:`evaluate_run` adds ``eval.json`` and ``embeddings.npz``, both written atomically.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from gil import config as config_lib
+from gil.config import RunConfig, resolve_path
+from gil.data.loader import build_test_loader
+from gil.data.opengait import GaitDataset
+from gil.evaluate.extract import extract_embeddings
+from gil.evaluate.protocols import casia_b, oumvlp
+from gil.files import write_atomic, write_json
+from gil.models import build_model
+from gil.train import CHECKPOINT_NAME, checkpoint, environment, partition_of
+
+
+def check_run_dir(run_dir: str | Path) -> Path:
+    """``run_dir`` as an absolute path (relative: from the working directory), or a clear error."""
+    path = resolve_path(run_dir)
+    if not path.is_dir():
+        raise FileNotFoundError(f"run folder not found: {path}")
+    if not (path / "config.yaml").is_file():
+        raise FileNotFoundError(f"{path}: not a run folder (no config.yaml; run folders are written by `gil train`)")
+    return path
+
+
+def load_run_config(run_dir: str | Path) -> RunConfig:
+    return config_lib.load(check_run_dir(run_dir) / "config.yaml")
+
+
+def load_trained_model(config: RunConfig, run_dir: str | Path, device: torch.device) -> torch.nn.Module:
+    """The run's model with the weights of ``checkpoints/last.pt``, in eval mode on ``device``."""
+    path = check_run_dir(run_dir) / "checkpoints" / CHECKPOINT_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no checkpoint yet (the run has not reached its first checkpoint)")
+    state = checkpoint.load(path)
+    num_classes = int(state.get("num_classes", len(partition_of(config).train)))
+    model = build_model(config.model.name, num_classes, width=config.model.width, **config.model.kwargs)
+    model.load_state_dict(state["model"])
+    return model.to(device).eval()
+
+
+def evaluate_model(
+    model: torch.nn.Module, config: RunConfig, device: torch.device, progress: bool = True
+) -> tuple[Any, dict[str, Any]]:
+    """Embed the test subjects of ``config``'s partition and run its protocol.
+
+    Returns ``(result, arrays)``; ``arrays`` holds ``embeddings`` ``[n, p, c]`` and the per-sequence labels.
+    """
+    dataset = GaitDataset(config.data_root(), subjects=list(partition_of(config).test))
+    loader = build_test_loader(
+        dataset,
+        resolution=config.data.resolution,
+        batch_size=config.eval.batch_size,
+        workers=config.data.workers,
+        single_frame=config.data.frames if config.data.single_frame else 0,
+    )
+    embeddings = extract_embeddings(model, loader, device, progress=progress)
+    subjects = [r.subject for r in dataset.records]
+    conditions = [r.condition for r in dataset.records]
+    views = [r.view for r in dataset.records]
+    if config.data.protocol == "casia-b":
+        result = casia_b(embeddings, subjects, conditions, views, metric=config.eval.metric)
+    elif config.data.protocol == "oumvlp":
+        result = oumvlp(
+            embeddings,
+            subjects,
+            conditions,
+            views,
+            metric=config.eval.metric,
+            drop_probes_without_gallery=config.eval.drop_probes_without_gallery,
+        )
+    else:
+        raise ValueError(f"data.protocol: expected casia-b or oumvlp, got '{config.data.protocol}'")
+    arrays = {
+        "embeddings": embeddings,
+        "subjects": np.array(subjects),
+        "conditions": np.array(conditions),
+        "views": np.array(views),
+    }
+    return result, arrays
+
+
+def evaluate_run(run_dir: str | Path, device: str = "auto", progress: bool = True) -> dict[str, Any]:
+    """Evaluate a trained run; writes ``eval.json`` and ``embeddings.npz`` atomically and returns the dict.
+
+    ``run_dir`` is the folder ``gil train --run-dir`` wrote (relative: from the working directory).
+    """
+    run_dir = check_run_dir(run_dir)
+    config = load_run_config(run_dir)
+    torch_device = environment.pick_device(device)
+    model = load_trained_model(config, run_dir, torch_device)
+    result, arrays = evaluate_model(model, config, torch_device, progress=progress)
+    report = result.to_dict()
+    write_json(run_dir / "eval.json", report)
+    write_atomic(run_dir / "embeddings.npz", lambda handle: np.savez_compressed(handle, **arrays))
+    return report

@@ -1,0 +1,113 @@
+"""The run cache the notebooks share: a config's run folder is named by its fingerprint and reused.
+
+:func:`get_or_train` trains (or resumes) and evaluates a config once; every notebook that asks for the same
+experiment gets that folder. :func:`load_run` reads a finished one back for plotting.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gil import config as config_lib
+from gil.config import RunConfig, resolve_path
+from gil.evaluate import ProtocolResult
+from gil.evaluate.run import check_run_dir, evaluate_run, load_run_config
+from gil.experiments.provenance import machine
+from gil.metrics import batch_geometry
+from gil.train import train
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RUNS_ROOT = "runs"
+
+
+def run_dir_for(config: RunConfig, runs_root: str | Path = DEFAULT_RUNS_ROOT) -> Path:
+    return resolve_path(runs_root) / f"{config.name}-{config.fingerprint()}"
+
+
+def get_or_train(config: RunConfig, runs_root: str | Path = DEFAULT_RUNS_ROOT, progress: bool = True) -> Path:
+    """The folder of a finished, evaluated run of ``config``: reused when it exists, else trained here.
+
+    A finished run with the same fingerprint anywhere under ``runs_root`` (another name, a sub-folder such
+    as ``runs/study``) is reused too. An interrupted run with a checkpoint resumes where it stopped.
+    """
+    run_dir = run_dir_for(config, runs_root)
+    if (run_dir / "eval.json").is_file():
+        log.info("reusing %s", run_dir)
+        return run_dir
+    same = sorted(resolve_path(runs_root).glob(f"**/*-{config.fingerprint()}/eval.json"))
+    if same:  # the same experiment under another name (e.g. a study cell the book also shows)
+        log.info("reusing %s (same fingerprint)", same[0].parent)
+        return same[0].parent
+    train(config, run_dir, resume=True, progress=progress, batch_metrics=batch_geometry, provenance=machine)
+    evaluate_run(run_dir, device=config.trainer.device, progress=progress)
+    return run_dir
+
+
+def embedded_config(
+    loss: str,
+    preset: str = "small",
+    backbone: str | None = None,
+    steps: int | None = None,
+    data_root: str | Path | None = None,
+    device: str = "auto",
+    seed: int | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> RunConfig:
+    """A bundled embedded config (``embedded/{preset}_{loss}``) with the notebooks' usual parameters applied.
+
+    ``None`` keeps the config's value; ``overrides`` takes any other dotted keys (``{"optim.lr": 1e-3}``).
+    Relative paths are taken from the working directory (the notebooks resolve theirs first).
+    """
+    values: dict[str, Any] = {"trainer.device": device}
+    if backbone is not None:
+        values["model.name"] = backbone
+        values["name"] = f"{preset}-{backbone}-{loss}"
+    if steps is not None:
+        values["trainer.steps"] = int(steps)
+    if data_root is not None:
+        values["data.root"] = str(resolve_path(data_root))
+    if seed is not None:
+        values["trainer.seed"] = int(seed)
+    values.update(overrides or {})
+    return config_lib.load(f"embedded/{preset}_{loss}", values)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A finished run read back from its folder (what the notebooks plot)."""
+
+    path: Path
+    config: RunConfig
+    metrics: pd.DataFrame  # one row per logged step
+    result: ProtocolResult
+    embeddings: np.ndarray  # [n, p, c] test embeddings
+    subjects: np.ndarray  # [n] per-sequence labels, as folder names
+    conditions: np.ndarray
+    views: np.ndarray
+
+
+def load_run(run_dir: str | Path) -> Run:
+    """Read ``config.yaml``, ``metrics.csv``, ``eval.json`` and ``embeddings.npz`` of a finished run."""
+    run_dir = check_run_dir(run_dir)
+    missing = [n for n in ("config.yaml", "metrics.csv", "eval.json", "embeddings.npz") if not (run_dir / n).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{run_dir}: not a finished run (missing {', '.join(missing)})")
+    arrays = np.load(run_dir / "embeddings.npz")
+    return Run(
+        path=run_dir,
+        config=load_run_config(run_dir),
+        metrics=pd.read_csv(run_dir / "metrics.csv"),
+        result=ProtocolResult.from_dict(json.loads((run_dir / "eval.json").read_text())),
+        embeddings=arrays["embeddings"],
+        subjects=arrays["subjects"],
+        conditions=arrays["conditions"],
+        views=arrays["views"],
+    )

@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 
 
-# ----------------------------------------------------------------------------------------------- result
 @dataclass(frozen=True)
 class ProtocolResult:
     """Outcome of a cross-view protocol; all accuracies in percent.
@@ -100,6 +99,3 @@ def _frame_from_json(d: Mapping[str, Any]) -> pd.DataFrame:
     df = pd.DataFrame(values.reshape(len(d["index"]), len(d["columns"])), index=d["index"], columns=d["columns"])
     df.index.name, df.columns.name = d.get("index_name"), d.get("columns_name")
     return df
-
-
-# --------------------------------------------------------------------------------------------- distance

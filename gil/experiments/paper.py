@@ -35,15 +35,6 @@ _TABLE1 = {
     },
 }
 
-# OpenGait model zoo: CASIA-B rank-1 NM / BG / CL and OU-MVLP rank-1.
-OPENGAIT_ZOO = {
-    "GaitSet": (95.8, 90.0, 75.4, 87.2),
-    "GaitPart": (96.1, 90.7, 78.7, 88.6),
-    "GaitGL": (97.4, 94.5, 83.8, 89.9),
-    "GaitBase": (97.6, 94.0, 77.4, 90.8),
-}
-
-
 def table1() -> pd.DataFrame:
     """The paper's Table 1 as a tidy frame: ``setting, method, condition, rank1`` (source column included)."""
     rows = []

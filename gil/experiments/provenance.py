@@ -1,6 +1,7 @@
 """What produced a result: the software environment (with the lock file's hash) and the machine.
 
-Every run folder gets ``provenance.json`` from the trainer; the study records the same per cell.
+The trainer appends a session record to each run folder's ``provenance.json``; ``gil train`` and the notebooks'
+run cache pass :func:`machine` as that record, and the study records the same per cell.
 """
 
 from __future__ import annotations

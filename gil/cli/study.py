@@ -1,23 +1,39 @@
-"""``gil study``: the multi-seed ablation (variants × seeds) on the embedded twin."""
+"""``gil study``: the multi-seed ablation (variants × seeds) on the embedded twin; the options it shares with
+``gil calibrate`` (seeds, output folder, data, base config, runs root, overrides) are defined here once."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from gil.config import parse_overrides
 from gil.experiments.study import BASE_CONFIG, DEFAULT_SEEDS, VARIANTS, compare_rows, load_study, run_study
 
 
-def _run(args: argparse.Namespace) -> int:
+def add_cell_arguments(parser: argparse.ArgumentParser, written: str, base_help: str) -> None:
+    """``--seed --out --data --base --runs-root --set``: ``written`` names the CSV the command writes to ``--out``."""
+    parser.add_argument("--seed", action="append", type=int, help="only this seed (repeatable)")
+    parser.add_argument("--out", default="results/study", help=f"folder for {written} and provenance.json")
+    parser.add_argument("--data", help="dataset root (default: the base config's)")
+    parser.add_argument("--base", default=BASE_CONFIG, help=base_help)
+    parser.add_argument("--runs-root", default="runs/study")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+
+
+def cell_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """``--set`` pairs with ``--data`` as ``data.root`` (absolute: from the current directory)."""
     overrides = parse_overrides(args.overrides)
     if args.data:
         overrides["data.root"] = str(Path(args.data).resolve())
+    return overrides
+
+
+def _run(args: argparse.Namespace) -> int:
     variants = args.variant or list(VARIANTS)
     seeds = args.seed if args.seed is not None else list(DEFAULT_SEEDS)
-    frame = run_study(
-        args.out, variants, seeds, args.base, overrides, args.runs_root, command="gil " + " ".join(args.argv)
-    )
+    command = "gil " + " ".join(args.argv)
+    frame = run_study(args.out, variants, seeds, args.base, cell_overrides(args), args.runs_root, command=command)
     print(frame.to_string(index=False))
     if args.compare:
         committed, _ = load_study(args.compare)
@@ -31,12 +47,7 @@ def _run(args: argparse.Namespace) -> int:
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("study", help="the multi-seed ablation (variants × seeds) on the embedded twin")
     parser.add_argument("--variant", action="append", choices=list(VARIANTS), help="only this variant (repeatable)")
-    parser.add_argument("--seed", action="append", type=int, help="only this seed (repeatable)")
-    parser.add_argument("--out", default="results/study", help="folder for ablation.csv and provenance.json")
-    parser.add_argument("--data", help="dataset root (default: the base config's)")
-    parser.add_argument("--base", default=BASE_CONFIG, help="base config whose loss terms each variant replaces")
-    parser.add_argument("--runs-root", default="runs/study")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    add_cell_arguments(parser, "ablation.csv", "base config whose loss terms each variant replaces")
     parser.add_argument(
         "--compare", metavar="DIR", help="compare this call's rank-1 with the study in DIR (exit 1 beyond --tolerance)"
     )

@@ -2,15 +2,8 @@
 protocols (:mod:`~gil.evaluate.protocols`), their result (:mod:`~gil.evaluate.result`), and a run folder's
 evaluation (:mod:`~gil.evaluate.run`)."""
 
-from gil.evaluate.protocols import (
-    CASIA_B_GALLERY,
-    CASIA_B_PROBES,
-    METRICS,
-    Embeddings,
-    casia_b,
-    oumvlp,
-    pairwise_distance,
-)
+from gil.evaluate.distance import METRICS, Embeddings, pairwise_distance
+from gil.evaluate.protocols import CASIA_B_GALLERY, CASIA_B_PROBES, casia_b, oumvlp
 from gil.evaluate.result import ProtocolResult
 
 __all__ = [

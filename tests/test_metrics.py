@@ -186,3 +186,11 @@ def test_errors(data):
         metrics.distance_samples(emb, labels, metric="l1")
     with pytest.raises(ValueError, match="at least 2 sequences"):
         metrics.uniformity(emb[:1])
+
+
+def test_package_keeps_every_public_name():
+    names = {"PART_REDUCTIONS", "PROJECTIONS", "CentreGeometry", "alignment", "batch_geometry", "centre_geometry"}
+    names |= {"centre_pair_margins", "compare_summaries", "distance_samples", "identity_margins", "margin_summary"}
+    names |= {"mean_norm", "part_features", "project_2d", "uniformity", "uniformity_alignment"}
+    assert set(metrics.__all__) == names
+    assert all(callable(getattr(metrics, name)) or name.isupper() for name in names)

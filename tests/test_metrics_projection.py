@@ -1,4 +1,4 @@
-"""Tests for the notebook helpers appended to gil.metrics: projections, summary tables, centre margins."""
+"""gil.metrics.projection, gil.metrics.tables and the centre margins of gil.metrics.margins."""
 
 from __future__ import annotations
 

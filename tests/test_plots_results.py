@@ -1,4 +1,4 @@
-"""Smoke tests for the results figures of gil.plots (02–05): they draw, label and return a Figure."""
+"""Smoke tests for gil.plots.results, the figures of runs and their evaluation: they draw, label and return a Figure."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from gil import metrics, plots  # noqa: E402
+from gil import plots  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -31,21 +31,6 @@ def test_metric_panels_skips_missing_columns():
     assert [ax.get_title() for ax in visible] == ["loss", "lr", "speed"]
     assert visible[1].get_yscale() == "log"
     assert any(t.get_text() == "not logged" for t in visible[2].texts)
-
-
-def test_margin_and_centre_panels():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(24, 2, 4))
-    labels = np.repeat(np.arange(6), 4)
-    margins = {name: metrics.identity_margins(x * s, labels) for name, s in (("a", 1.0), ("b", 2.0))}
-    fig = plots.margin_panels(margins)
-    assert [ax.get_title() for ax in fig.axes] == ["per-identity margin", "one dot per identity"]
-    geometry = metrics.centre_geometry(x, labels)
-    fig = plots.centre_angle_panels({"a": geometry.pair_angles().ravel()}, {"a": geometry.nearest["mean"].to_numpy()})
-    assert len(fig.axes) == 2
-    pairs = {"a": metrics.centre_pair_margins(geometry.centres)}
-    fig = plots.adaptive_margin_panels(pairs)
-    assert len(fig.axes) == 3 and fig.axes[1].get_ylabel() == "adaptive margin"
 
 
 def test_rank1_heatmaps_and_differences():

@@ -35,6 +35,7 @@ _TABLE1 = {
     },
 }
 
+
 def table1() -> pd.DataFrame:
     """The paper's Table 1 as a tidy frame: ``setting, method, condition, rank1`` (source column included)."""
     rows = []

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gil.losses import GeneralizedInterClassLoss, TripletLoss
-from gil.losses.gil import adaptive_margins, class_centres, pair_weights
+from gil.losses.gil import GILConfig, adaptive_margins, class_centres, inverse_norm, pair_weights
 from gil.losses.gil import uniformity as centre_uniformity_term
 from gil.losses.pairs import PairIndex
 from gil.metrics import uniformity
@@ -50,8 +50,8 @@ class ToyTrajectory:
     snapshots: list[np.ndarray] = field(default_factory=list)
     loss: list[float] = field(default_factory=list)
     active_fraction: list[float] = field(default_factory=list)  # triplets (or pairs) still violating the margin
-    uniformity: list[float] = field(default_factory=list)  # Wang–Isola over samples (t = 2)
-    centre_uniformity: list[float] = field(default_factory=list)  # the same over class centres: L_u
+    uniformity: list[float] = field(default_factory=list)  # Wang–Isola over samples (gil.metrics.uniformity)
+    centre_uniformity: list[float] = field(default_factory=list)  # the same over class centres: L_u at GILConfig.t
     nearest_centre_angle: list[float] = field(default_factory=list)  # degrees, smallest centre–centre angle
 
     @property
@@ -89,12 +89,15 @@ def sphere_problem(classes: int = 6, per_class: int = 8, spread: float = 0.35, s
 
 
 def toy_losses(
-    tau: float = 0.1, kappa: float = 0.5, uniformity_weight: float = 0.1, margin: float = 0.2
+    tau: float = GILConfig.tau,
+    kappa: float = GILConfig.kappa,
+    uniformity_weight: float = GILConfig.uniformity_weight,
+    margin: float = GILConfig.m0,
 ) -> dict[str, nn.Module]:
     """The three losses the notebook compares, by display name: the triplet baseline and both GIL forms.
 
     ``tau`` only acts on the softmax form; ``kappa`` and ``uniformity_weight`` (λ_u) on both GIL forms;
-    ``margin`` is the triplet margin and GIL's base margin m0.
+    ``margin`` is the triplet margin and GIL's base margin m0. Defaults are :class:`~gil.losses.gil.GILConfig`'s.
     """
     return {
         "triplet": TripletLoss(margin),
@@ -110,7 +113,7 @@ def toy_losses(
 def _centres(points: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Unit class centres ``[C, 3]`` of unit-or-not ``points [n, 3]``, via the loss's ``class_centres``."""
     x = points[None].double()  # [p=1, n, 3]
-    inv_norm = x.norm(dim=-1).clamp_min(1e-12).reciprocal()  # [1, n]
+    inv_norm = inverse_norm(x.pow(2).sum(-1))  # [1, n]
     return class_centres(x, inv_norm, PairIndex.from_labels(labels, "toy"))[0]
 
 
@@ -125,7 +128,7 @@ def _record(
     trajectory.loss.append(info["loss"])
     trajectory.active_fraction.append(info.get("active_fraction", float("nan")))
     trajectory.uniformity.append(float(uniformity(snapshot[:, None, :]).mean()))
-    trajectory.centre_uniformity.append(float(centre_uniformity_term(centres[None], t=2.0)[0]))
+    trajectory.centre_uniformity.append(float(centre_uniformity_term(centres[None], t=GILConfig.t)[0]))
     trajectory.nearest_centre_angle.append(float(torch.rad2deg(torch.arccos(cos.max()))))
 
 
@@ -191,7 +194,7 @@ def pair_weight_matrix(
     x = torch.as_tensor(np.asarray(points), dtype=torch.float64)
     order = torch.as_tensor(np.argsort(np.asarray(labels), kind="stable"))
     x = x[order][None]  # [p=1, n, 3]
-    inv_norm = x.norm(dim=-1).clamp_min(1e-12).reciprocal()  # [1, n]
+    inv_norm = inverse_norm(x.pow(2).sum(-1))  # [1, n]
     inner = x @ x.transpose(1, 2)  # [1, n, n]
     cos = inner * inv_norm[:, :, None] * inv_norm[:, None, :]
     return cos[0].numpy(), pair_weights(inner, inv_norm)[0].numpy()
@@ -201,15 +204,16 @@ def margin_table(
     points: np.ndarray | torch.Tensor,
     labels: np.ndarray | torch.Tensor,
     crowded: tuple[tuple[int, int], ...] = CROWDED_PAIRS,
-    m0: float = 0.2,
-    kappa: float = 0.5,
-    m_min: float = 0.05,
-    m_max: float = 0.5,
+    m0: float = GILConfig.m0,
+    kappa: float = GILConfig.kappa,
+    m_min: float = GILConfig.m_min,
+    m_max: float = GILConfig.m_max,
 ) -> pd.DataFrame:
     """GIL's adaptive margin for every class pair ``a < b`` of ``points [n, 3]``.
 
     Columns: ``a, b, pair`` ("a–b"), ``centre_cos`` (μ_a·μ_b), ``centre_angle`` (degrees), ``margin``
-    (:func:`gil.losses.gil.adaptive_margins`), ``crowded`` (the pair is in ``crowded``).
+    (:func:`gil.losses.gil.adaptive_margins`), ``crowded`` (the pair is in ``crowded``). Defaults are
+    :class:`~gil.losses.gil.GILConfig`'s.
     """
     labels_t = torch.as_tensor(np.asarray(labels))
     centres = _centres(torch.as_tensor(np.asarray(points), dtype=torch.float64), labels_t)  # [C, 3]

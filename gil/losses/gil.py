@@ -147,9 +147,14 @@ def class_centres(x: Tensor, inv_norm: Tensor, index: PairIndex) -> Tensor:
     return sums * inverse_norm(sums.pow(2).sum(-1))[..., None]  # [p, C, c]
 
 
+def margin_of_cosine(cos: Tensor, m0: float, kappa: float, m_min: float, m_max: float) -> Tensor:
+    """The adaptive-margin rule ``clip(m0 · (1 + κ cos), m_min, m_max)`` on centre cosines of any shape."""
+    return (m0 * (1 + kappa * cos)).clamp(m_min, m_max)
+
+
 def adaptive_margins(centres: Tensor, m0: float, kappa: float, m_min: float, m_max: float) -> Tensor:
     """``m(a, b) = clip(m0 · (1 + κ μ_a·μ_b), m_min, m_max)``: ``centres [p, C, c]`` → ``[p, C, C]``."""
-    return (m0 * (1 + kappa * centres @ centres.transpose(1, 2))).clamp(m_min, m_max)
+    return margin_of_cosine(centres @ centres.transpose(1, 2), m0, kappa, m_min, m_max)  # [p, C, C]
 
 
 # --- 5. class-level uniformity --------------------------------------------------------------------
@@ -177,17 +182,19 @@ class GeneralizedInterClassLoss(nn.Module):
 
     def __init__(
         self,
-        form: str = "margin",
-        pair_weight: str | None = None,
-        margin: str | None = None,
-        uniformity_weight: float = 0.1,
-        m0: float = 0.2,
-        kappa: float = 0.5,
-        m_min: float = 0.05,
-        m_max: float = 0.5,
-        tau: float = 0.1,
-        t: float = 2.0,
+        form: str = GILConfig.form,
+        pair_weight: str | None = GILConfig.pair_weight,
+        margin: str | None = GILConfig.margin,
+        uniformity_weight: float = GILConfig.uniformity_weight,
+        m0: float = GILConfig.m0,
+        kappa: float = GILConfig.kappa,
+        m_min: float = GILConfig.m_min,
+        m_max: float = GILConfig.m_max,
+        tau: float = GILConfig.tau,
+        t: float = GILConfig.t,
     ) -> None:
+        # defaults: GILConfig's field defaults (a dataclass keeps them as class attributes), written once there;
+        # explicit keywords, so that inspect.signature lists them for build_loss
         super().__init__()
         self.config = GILConfig(
             form=form,
@@ -299,6 +306,7 @@ __all__ = [
     "adaptive_margins",
     "class_centres",
     "inverse_norm",
+    "margin_of_cosine",
     "pair_weights",
     "uniformity",
 ]

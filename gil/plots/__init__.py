@@ -1,27 +1,24 @@
 """Figures for the notebooks (matplotlib + seaborn). Each function takes data and returns a Figure.
 
-Nothing here computes a result: protocols live in :mod:`gil.evaluate`, geometry in :mod:`gil.metrics`.
-:mod:`gil.plots.results` draws runs and their evaluation, :mod:`gil.plots.anatomy` the toy problem and the data.
-"""
+Nothing here computes a result: protocols live in :mod:`gil.evaluate`, geometry and margins in :mod:`gil.metrics`,
+the toy problem in :mod:`gil.experiments.toy`; where a figure draws GIL's margin rule as a curve it calls the
+loss's own :func:`gil.losses.gil.margin_of_cosine`. :mod:`gil.plots.results` draws runs and their evaluation,
+:mod:`gil.plots.geometry` the embedding geometry of runs, :mod:`gil.plots.anatomy` the loss-anatomy toy problem,
+:mod:`gil.plots.data` the data."""
 
 from gil.plots._style import CONDITION_ORDER
-from gil.plots.anatomy import (
-    TOY_HISTORY_PANELS,
-    dataset_overview,
-    image_grid,
-    margin_curves,
-    pair_matrices,
-    sphere_panels,
-    toy_history_panels,
-)
-from gil.plots.results import (
+from gil.plots.anatomy import TOY_HISTORY_PANELS, margin_curves, pair_matrices, sphere_panels, toy_history_panels
+from gil.plots.data import dataset_overview, image_grid
+from gil.plots.geometry import (
     adaptive_margin_panels,
     centre_angle_panels,
     distance_histograms,
     embedding_maps,
     histograms,
-    interval_plot,
     margin_panels,
+)
+from gil.plots.results import (
+    interval_plot,
     metric_panels,
     rank1_difference_heatmaps,
     rank1_heatmaps,

@@ -1,4 +1,5 @@
-"""Figures of the loss-anatomy toy problem and of the data (notebooks 00–01)."""
+"""Figures of the loss-anatomy toy problem (:mod:`gil.experiments.toy`, notebook 00): points ``[n, 3]`` on the
+sphere, pair matrices ``[n, n]``, the adaptive margin rule and the toy's training curves."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+import torch
 from matplotlib.figure import Figure
 
+from gil.losses.gil import GILConfig, margin_of_cosine
 from gil.plots._style import _style
 
 
-# --- loss anatomy and data figures -----------------------------------------------------------------
 def _class_palette(num: int) -> list:
     return sns.color_palette("tab10" if num <= 10 else "husl", num)
 
@@ -142,17 +144,25 @@ def pair_matrices(cos: np.ndarray, weights: np.ndarray, labels: Sequence[int] | 
     return fig
 
 
-def margin_curves(tables: Mapping[str, pd.DataFrame], m0: float, kappa: float, m_min: float, m_max: float) -> Figure:
+def margin_curves(
+    tables: Mapping[str, pd.DataFrame],
+    m0: float = GILConfig.m0,
+    kappa: float = GILConfig.kappa,
+    m_min: float = GILConfig.m_min,
+    m_max: float = GILConfig.m_max,
+) -> Figure:
     """Adaptive margin ``m(a, b)`` against centre cosine for every class pair, one panel per named table.
 
-    Tables are :func:`gil.experiments.toy.margin_table`; the line is the clipped formula, crowded pairs are red and
-    labelled.
+    Tables are :func:`gil.experiments.toy.margin_table`; the line is the loss's rule
+    (:func:`gil.losses.gil.margin_of_cosine`) over all cosines, crowded pairs are red and labelled.
+    Defaults are :class:`gil.losses.gil.GILConfig`'s.
     """
     _style()
     fig, axes = plt.subplots(1, len(tables), figsize=(4.8 * len(tables), 3.8), squeeze=False, sharey=True)
-    s = np.linspace(-1, 1, 201)
+    s = torch.linspace(-1, 1, 201, dtype=torch.float64)  # [201] centre cosines
+    rule = margin_of_cosine(s, m0, kappa, m_min, m_max)  # [201]
     for ax, (name, table) in zip(axes[0], tables.items(), strict=True):
-        ax.plot(s, np.clip(m0 * (1 + kappa * s), m_min, m_max), color="0.5", lw=1, label="$m(a,b)$ formula")
+        ax.plot(s.numpy(), rule.numpy(), color="0.5", lw=1, label="$m(a,b)$ formula")
         ax.axhline(m0, color="0.5", ls=":", lw=1, label=f"fixed margin $m_0$ = {m0:g}")
         other = table[~table["crowded"]]
         crowded = table[table["crowded"]]
@@ -199,66 +209,5 @@ def toy_history_panels(frame: pd.DataFrame, panels: Sequence[tuple[str, str]] = 
         ax.set_xlabel("training step")
         ax.set_title(title, fontsize=10)
     axes[0, 0].legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-def image_grid(
-    images: np.ndarray,
-    row_labels: Sequence[str],
-    col_labels: Sequence[str],
-    title: str | None = None,
-    cell: float = 1.0,
-) -> Figure:
-    """Grey images ``[rows, cols, h, w]`` (silhouettes, gait energy images) in a tight grid.
-
-    The figure follows the images' aspect ratio (``cell`` inches per image
-    row), so there are no gaps between rows; a shared grey scale runs from 0 to the largest value.
-    """
-    rows, cols, h, w = images.shape
-    left, top = 0.9, 0.3 + 0.35 * bool(title)  # inches for row labels, column labels and title
-    width, height = cell * w / h, cell
-    fig, axes = plt.subplots(
-        rows, cols, figsize=(left + cols * width * 1.06 + 0.1, top + rows * height * 1.06 + 0.1), squeeze=False
-    )
-    vmax = float(images.max()) or 1.0
-    for r in range(rows):
-        for c in range(cols):
-            ax = axes[r, c]
-            ax.imshow(images[r, c], cmap="gray", vmin=0, vmax=vmax, interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if r == 0:
-                ax.set_title(col_labels[c], fontsize=9)
-            if c == 0:
-                ax.set_ylabel(row_labels[r], fontsize=9, rotation=0, ha="right", va="center")
-    size = fig.get_size_inches()
-    fig.subplots_adjust(left=left / size[0], right=1 - 0.1 / size[0], top=1 - top / size[1], bottom=0.1 / size[1])
-    fig.subplots_adjust(wspace=0.06, hspace=0.06)
-    if title:
-        fig.suptitle(title, y=1 - 0.08 / size[1], va="top")
-    return fig
-
-
-def dataset_overview(info: pd.DataFrame) -> Figure:
-    """Sequences per condition × view (heatmap) and the distribution of sequence lengths per condition type.
-
-    ``info`` is :func:`gil.data.opengait.dataset_info` (columns ``subject, condition, view, frames``).
-    """
-    _style()
-    fig, axes = plt.subplots(1, 2, figsize=(9.6, 3.7), gridspec_kw={"width_ratios": [1.35, 1]})
-    counts = info.pivot_table(index="condition", columns="view", values="subject", aggfunc="count", fill_value=0)
-    sns.heatmap(counts, ax=axes[0], annot=True, fmt="d", cmap="Blues", vmin=0, cbar=False, annot_kws={"fontsize": 8})
-    axes[0].set_title("sequences per condition and view")
-    axes[0].set_xlabel("view (°)")
-    axes[0].set_ylabel("condition")
-    axes[0].tick_params(axis="y", rotation=0)
-    kind = info["condition"].str.split("-").str[0].str.upper()
-    frames = pd.DataFrame({"frames": info["frames"].astype(float), "condition type": kind})
-    sns.histplot(frames, x="frames", hue="condition type", multiple="stack", discrete=True, ax=axes[1])
-    sns.move_legend(axes[1], "upper left", bbox_to_anchor=(1.0, 1.0), fontsize=9, title_fontsize=9)
-    axes[1].set_title("frames per sequence")
-    axes[1].set_xlabel("frames")
-    axes[1].set_ylabel("sequences")
     fig.tight_layout()
     return fig

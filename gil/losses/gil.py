@@ -29,8 +29,7 @@ averaged over parts. Per part: ``d_ij = ||e_i − e_j||₂`` and ``s_ij = cos(e_
    No margin (its ``margin`` must stay unset). Their 50k-iteration re-weighting is not reproduced.
 
 Scale: L_u sees only directions, so its gradient on an embedding scales as 1/|e|, while the margin form works on raw
-distances. A backbone with small, unnormalised embeddings (GaitSet, GaitPart on the twin) can slide into a collapse
-of |e| at λ_u = 0.1 (``results/gpu/README.md``); the trainer logs ``geometry/mean_norm`` to show it.
+distances, so unnormalised embeddings can collapse in norm (measured in ``results/gpu/README.md``).
 Below ``|e| = ε = 1e-12`` the normalisation saturates as F.normalize does (``ê = e/ε``): values and gradients
 stay finite for zero or tiny embeddings, but the directional gradient is then 1/ε, and through L_u a class of
 zero embeddings gets about 1/ε² (~1e22) — finite, large; ``trainer.grad_clip`` bounds the step.

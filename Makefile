@@ -16,11 +16,12 @@ WORKERS ?= 2
 FIND_LINKS := $(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null)
 TORCH_INDEX ?= $(if $(FIND_LINKS),--find-links $(FIND_LINKS),--extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match)
 
-.PHONY: setup kernel lab lock data test book bench lint study clean help
+.PHONY: setup kernel lab lock data test test-all book bench lint study clean help
 
 help:
 	@echo "make book   - set up, generate the embedded data, execute the notebooks, build the book"
 	@echo "make test   - set up and run the test suite"
+	@echo "make test-all - make test, then every benchmark harness in quick mode"
 	@echo "make lab    - JupyterLab on notebooks/ with the project's kernel"
 	@echo "make data | lock | bench | lint | study | clean"
 
@@ -60,6 +61,10 @@ data: setup
 
 test: setup
 	$(PY) -m pytest -n 2
+
+# make test, then the benchmarks' quick mode: their own checks, without appending to RESULTS.md (make bench does)
+test-all: test
+	$(PY) -m gil bench --quick
 
 # quick mode of every harness (about 7 min on 2 idle cores); appends bench_pipeline's ratio table to RESULTS.md
 bench: setup

@@ -1,5 +1,12 @@
-"""Shared fixtures: the `tiny` embedded dataset, generated once per test process."""
+"""Shared fixtures: the `tiny` embedded dataset, generated once per test process; the project's Jupyter kernel,
+registered as `make kernel` does into a scratch Jupyter data folder."""
 
+import os
+import re
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -42,3 +49,45 @@ def interrupted_run(monkeypatch):
                 train(config, run_dir, progress=False)
 
     return run
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_kernel_command() -> list[str]:
+    """The recipe of the Makefile's `kernel` target, with $(PY) this interpreter and $(KERNEL) the Makefile's."""
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = re.search(r"^kernel:[^\n]*\n((?:\t[^\n]*\n)+)", makefile, flags=re.M)
+    assert recipe, "no `kernel:` target in the Makefile"
+    lines = [line.strip() for line in recipe.group(1).splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected one command in `make kernel`, got {lines}"
+    kernel = re.search(r"^KERNEL\s*:?=\s*(\S+)\s*$", makefile, flags=re.M)
+    assert kernel, "no KERNEL variable in the Makefile"
+    command = lines[0].replace("$(PY)", shlex.quote(sys.executable)).replace("$(KERNEL)", kernel.group(1))
+    assert "$(" not in command, f"unexpanded make variable in {command!r}"
+    return shlex.split(command)
+
+
+@dataclass(frozen=True)
+class RegisteredKernel:
+    """The `gil` kernelspec registered into ``data_dir`` (a scratch ``JUPYTER_DATA_DIR``)."""
+
+    name: str
+    data_dir: Path
+    install_output: str  # what `ipykernel install` printed
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """This process's environment with ``JUPYTER_DATA_DIR`` pointing at the registration."""
+        return {**os.environ, "JUPYTER_DATA_DIR": str(self.data_dir), **extra}
+
+
+@pytest.fixture(scope="session")
+def gil_kernel(tmp_path_factory) -> RegisteredKernel:
+    """The project's kernel registered exactly as `make kernel` does (its recipe read from the Makefile), once per
+    test process, into a scratch ``JUPYTER_DATA_DIR``: the user's own kernels are neither read nor changed."""
+    data_dir = tmp_path_factory.mktemp("jupyter-data")
+    command = make_kernel_command()
+    env = {**os.environ, "JUPYTER_DATA_DIR": str(data_dir)}
+    installed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert installed.returncode == 0, installed.stderr
+    return RegisteredKernel(command[command.index("--name") + 1], data_dir, installed.stdout + installed.stderr)

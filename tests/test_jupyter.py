@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
-import shlex
 import signal
 import subprocess
 import sys
@@ -25,7 +23,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-BUDGET_S = 60.0  # the whole module: registration, server, kernel, shutdown
+BUDGET_S = 60.0  # the whole module: server, kernel, shutdown (the registration is conftest's gil_kernel)
 DISPLAY_NAME = "Python 3 (gil)"
 
 
@@ -56,20 +54,6 @@ class Server:
         return json.loads(text) if text else {}
 
 
-def make_kernel_command() -> list[str]:
-    """The recipe of the Makefile's `kernel` target, with $(PY) this interpreter and $(KERNEL) the Makefile's."""
-    makefile = (ROOT / "Makefile").read_text()
-    recipe = re.search(r"^kernel:[^\n]*\n((?:\t[^\n]*\n)+)", makefile, flags=re.M)
-    assert recipe, "no `kernel:` target in the Makefile"
-    lines = [line.strip() for line in recipe.group(1).splitlines() if line.strip()]
-    assert len(lines) == 1, f"expected one command in `make kernel`, got {lines}"
-    kernel = re.search(r"^KERNEL\s*:?=\s*(\S+)\s*$", makefile, flags=re.M)
-    assert kernel, "no KERNEL variable in the Makefile"
-    command = lines[0].replace("$(PY)", shlex.quote(sys.executable)).replace("$(KERNEL)", kernel.group(1))
-    assert "$(" not in command, f"unexpanded make variable in {command!r}"
-    return shlex.split(command)
-
-
 def _stop(server: subprocess.Popen, url: str, token: str) -> None:
     """Asks the server to shut down (its kernels with it), then kills whatever is left of its process group."""
     if server.poll() is None:
@@ -89,19 +73,14 @@ def _stop(server: subprocess.Popen, url: str, token: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def jupyter(tmp_path_factory) -> Iterator[Server]:
-    """A Jupyter server of this interpreter on 127.0.0.1 with the `gil` kernel registered as `make kernel` does."""
+def jupyter(tmp_path_factory, gil_kernel) -> Iterator[Server]:
+    """A Jupyter server of this interpreter on 127.0.0.1 with the `gil` kernel registered as `make kernel` does
+    (conftest's ``gil_kernel``)."""
     deadline = time.monotonic() + BUDGET_S
     home = tmp_path_factory.mktemp("jupyter")
-    env = dict(os.environ)
-    env.update(
-        JUPYTER_DATA_DIR=str(home / "data"),
-        JUPYTER_CONFIG_DIR=str(home / "config"),
-        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
-        PYTHONUNBUFFERED="1",
+    env = gil_kernel.env(
+        JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_RUNTIME_DIR=str(home / "runtime"), PYTHONUNBUFFERED="1"
     )
-    installed = subprocess.run(make_kernel_command(), env=env, capture_output=True, text=True, timeout=30)
-    assert installed.returncode == 0, installed.stderr
     token = uuid.uuid4().hex
     command = [
         *(sys.executable, "-m", "jupyter_server", "--no-browser", "--ServerApp.open_browser=False"),
@@ -127,7 +106,7 @@ def jupyter(tmp_path_factory) -> Iterator[Server]:
                 except (ValueError, KeyError):  # being written
                     pass
             time.sleep(0.2)
-        yield Server(url, token, home / "data", installed.stdout + installed.stderr, deadline)
+        yield Server(url, token, gil_kernel.data_dir, gil_kernel.install_output, deadline)
     finally:
         _stop(server, url or "http://127.0.0.1:1", token)
         log.close()

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         ds = GaitDataset(Path(tmp) / "g0")
         for res in ((64, 44), (32, 22)):
-            loader = iter(build_train_loader(ds, p=subjects, k=8, frames=30, resolution=res))
+            loader = iter(build_train_loader(ds, identities=subjects, per_identity=8, frames=30, resolution=res))
             t = _median(lambda it=loader: next(it), args.repeats * 2)
             rows.append(
                 (

@@ -59,9 +59,9 @@ def step_seconds(trainers: dict[str, Trainer], device: str, repeats: int) -> dic
     """Median seconds of one ``train_step`` per trainer, on a fixed random batch, interleaved round-robin."""
     data = next(iter(trainers.values())).config.data
     gen = torch.Generator().manual_seed(0)
-    clips = data.p * data.k
+    clips = data.identities * data.per_identity
     sils = (torch.rand(clips, data.frames, *data.resolution, generator=gen) > 0.5).float().to(device)
-    labels = torch.arange(data.p).repeat_interleave(data.k).to(device)
+    labels = torch.arange(data.identities).repeat_interleave(data.per_identity).to(device)
     times: dict[str, list[float]] = {name: [] for name in trainers}
     for trainer in trainers.values():  # warm-up (and compilation)
         trainer.train_step(sils, labels)
@@ -75,12 +75,15 @@ def step_seconds(trainers: dict[str, Trainer], device: str, repeats: int) -> dic
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def loader_sequences_per_second(root: Path, p: int, k: int, workers: int, repeats: int) -> float:
-    """Sequences/s of the training loader at the paper's batch (``p×k`` clips × 30 frames × 64×44)."""
+def loader_sequences_per_second(root: Path, identities: int, per_identity: int, workers: int, repeats: int) -> float:
+    """Sequences/s of the training loader at the paper's batch (P×K clips × 30 frames × 64×44)."""
     dataset = GaitDataset(root, subjects=None)
-    loader = iter(build_train_loader(dataset, p=p, k=k, frames=30, resolution=(64, 44), workers=workers))
-    next(loader)  # worker start-up
-    return p * k / _median_seconds(lambda: next(loader), repeats)
+    loader = build_train_loader(
+        dataset, identities=identities, per_identity=per_identity, frames=30, resolution=(64, 44), workers=workers
+    )
+    batches = iter(loader)
+    next(batches)  # worker start-up
+    return identities * per_identity / _median_seconds(lambda: next(batches), repeats)
 
 
 def machine() -> str:
@@ -140,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             trainers[name] = Trainer(config, Path(tmp) / f"run-{name}", progress=False)
         steps = step_seconds(trainers, device, repeats)
         data = trainers["triplet"].config.data
-        clips = data.p * data.k
+        clips = data.identities * data.per_identity
         loader = loader_sequences_per_second(root, 8, 16, args.workers, repeats * 2)
         step_rate = clips / steps["gil"]
         rows.append(
@@ -172,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
             torch.cuda.reset_peak_memory_stats()
             paper_steps = step_seconds(paper, device, repeats)
             cfg = paper["gil_margin"].config.data
-            paper_rate = cfg.p * cfg.k / paper_steps["gil_margin"]
+            paper_rate = cfg.identities * cfg.per_identity / paper_steps["gil_margin"]
             peak_gib = torch.cuda.max_memory_allocated() / 2**30
             rows.append(
                 (

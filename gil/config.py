@@ -2,7 +2,8 @@
 
 One YAML file describes one experiment (as OpenGait's configs do). The CLI's ``--set a.b=v``, a
 notebook's parameter dict and the YAML all map onto the same fields. Unknown keys and values of the
-wrong type are errors naming the dotted key and what was expected.
+wrong type are errors naming the dotted key and what was expected; a renamed key (``data.p``, now
+``data.identities``) is an error naming its new key, not a silent alias.
 
 Paths: a relative ``data.root`` (or partition file) is taken from the working directory, as any Python
 library takes a path; the entry points make them absolute first with :meth:`RunConfig.resolved` — the CLI
@@ -57,8 +58,8 @@ class DataConfig:
     protocol: str = "casia-b"  # evaluation protocol: casia-b | oumvlp
     resolution: tuple[int, int] = (64, 44)  # (h, w) after the 10-column crop; (32, 22) for CPU presets
     frames: int = 30  # training clip length (OpenGait: 30 ordered frames)
-    p: int = 8  # identities per batch
-    k: int = 16  # sequences per identity
+    identities: int = 8  # identities per batch (P of the P×K batch)
+    per_identity: int = 16  # sequences per identity (K of the P×K batch)
     workers: int = 2  # DataLoader worker processes
     # the calibration's single-frame control: train on one random frame repeated `frames` times and test on
     # each sequence's middle frame repeated likewise, so the model sees shape but no motion
@@ -67,7 +68,7 @@ class DataConfig:
     def __post_init__(self) -> None:
         _one_of(self.protocol, PROTOCOLS, "data.protocol")
         _expect(all(side >= 1 for side in self.resolution), "data.resolution", "[h, w] with both >= 1", self.resolution)
-        for name in ("frames", "p", "k"):
+        for name in ("frames", "identities", "per_identity"):
             _expect(getattr(self, name) >= 1, f"data.{name}", "an integer >= 1", getattr(self, name))
         _expect(self.workers >= 0, "data.workers", "an integer >= 0", self.workers)
 
@@ -280,10 +281,32 @@ def _check(value: Any, annotation: Any, key: str) -> Any:
     raise TypeError(f"unsupported annotation for '{key}': {annotation}")
 
 
+# old dotted key -> (new dotted key, what it holds); an old config fails naming the new key, never aliased
+RENAMED_KEYS: dict[str, tuple[str, str]] = {
+    "data.p": ("data.identities", "identities per batch"),
+    "data.k": ("data.per_identity", "sequences per identity"),
+}
+
+
+def _renamed(prefix: str, keys: list[str]) -> str | None:
+    """The error for a renamed key among ``keys`` (under ``prefix``), naming every rename of its section:
+    ``config key 'data.p' was renamed to 'data.identities' (identities per batch); 'data.k' to …``."""
+    hits = [old for old in RENAMED_KEYS if old in {prefix + key for key in keys}]
+    if not hits:
+        return None
+    first = hits[0]
+    rest = [old for old in RENAMED_KEYS if old != first and old.rsplit(".", 1)[0] == first.rsplit(".", 1)[0]]
+    new, holds = RENAMED_KEYS[first]
+    also = "".join(f"; '{old}' to '{RENAMED_KEYS[old][0]}' ({RENAMED_KEYS[old][1]})" for old in rest)
+    return f"config key '{first}' was renamed to '{new}' ({holds}){also}"
+
+
 def _build(cls: type, values: Mapping[str, Any], prefix: str = "") -> Any:
     hints = typing.get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
+    if renamed := _renamed(prefix, unknown):
+        raise ValueError(renamed)
     if unknown:
         raise ValueError(
             f"unknown config key '{prefix}{unknown[0]}'; known keys under "

@@ -15,7 +15,7 @@ PROJECT_ROOT = checkout()
 def test_every_bundled_config_loads(name):
     config = config_lib.load(name)
     assert isinstance(config, RunConfig)
-    assert config.data.p * config.data.k > 0
+    assert config.data.identities * config.data.per_identity > 0
     assert config.loss.terms, "a config without loss terms trains nothing"
 
 
@@ -63,6 +63,44 @@ def test_unknown_key_names_the_dotted_key():
         config_lib.from_dict({"trainer": {"stpes": 10}})
     with pytest.raises(ValueError, match=r"'datta'"):
         config_lib.from_dict({"datta": {}})
+
+
+RENAMED_PK = (
+    "config key 'data.p' was renamed to 'data.identities' (identities per batch); "
+    "'data.k' to 'data.per_identity' (sequences per identity)"
+)
+
+
+def test_the_old_batch_keys_name_their_new_keys_from_a_dict_an_override_and_a_yaml_file(tmp_path):
+    for values in ({"data": {"p": 8}}, {"data": {"p": 8, "k": 4}}):
+        with pytest.raises(ValueError) as info:
+            config_lib.from_dict(values)
+        assert str(info.value) == RENAMED_PK
+    with pytest.raises(ValueError, match=r"^config key 'data\.k' was renamed to 'data\.per_identity' .*'data\.p' to"):
+        config_lib.from_dict({"data": {"k": 4}})
+    with pytest.raises(ValueError) as info:
+        config_lib.from_dict({}, config_lib.parse_overrides(["data.p=8"]))
+    assert str(info.value) == RENAMED_PK
+    with pytest.raises(ValueError) as info:
+        config_lib.load("embedded/tiny_triplet", {"data.p": 8})
+    assert str(info.value).endswith(f"with the override data.p=8: {RENAMED_PK}")
+    old = yaml.safe_load(config_lib.find_config("embedded/tiny_triplet").read_text())
+    old["data"]["p"], old["data"]["k"] = old["data"].pop("identities"), old["data"].pop("per_identity")
+    path = tmp_path / "old.yaml"
+    path.write_text(yaml.safe_dump(old))
+    with pytest.raises(ValueError) as info:
+        config_lib.load(path)
+    assert str(info.value) == f"{path}: {RENAMED_PK}"
+
+
+def test_the_renamed_keys_are_refused_not_aliased_and_the_new_ones_build():
+    config = config_lib.from_dict({"data": {"identities": 3, "per_identity": 5}})
+    assert (config.data.identities, config.data.per_identity) == (3, 5)
+    assert "p" not in config.to_dict()["data"] and "k" not in config.to_dict()["data"]
+    with pytest.raises(ValueError, match=r"config key 'data\.identities': expected an integer >= 1, got 0"):
+        config_lib.from_dict({"data": {"identities": 0}})
+    with pytest.raises(ValueError, match=r"unknown config key 'trainer\.p'"):  # renames are per dotted key
+        config_lib.from_dict({"trainer": {"p": 8}})
 
 
 @pytest.mark.parametrize(
@@ -123,6 +161,8 @@ def test_fingerprint_ignores_logging_but_not_training_fields():
         base.fingerprint() == config_lib.from_dict({"trainer": {"log_every": 3}, "data": {"workers": 0}}).fingerprint()
     )
     assert base.fingerprint() != config_lib.from_dict({"trainer": {"seed": 1}}).fingerprint()
+    assert base.fingerprint() != config_lib.from_dict({"data": {"identities": 4}}).fingerprint()
+    assert base.fingerprint() != config_lib.from_dict({"data": {"per_identity": 4}}).fingerprint()
     assert base.fingerprint() != config_lib.from_dict({"loss": {"terms": {"gil": {}}}}).fingerprint()
 
 

@@ -206,7 +206,7 @@ def _tiny_root(root: Path) -> Path:
 def test_train_loader_names_the_too_small_file(tmp_path):
     ds = GaitDataset(_tiny_root(tmp_path / "root"))
     with pytest.raises(ValueError) as err:
-        next(iter(build_train_loader(ds, p=1, k=1, frames=2, resolution=(64, 44))))
+        next(iter(build_train_loader(ds, identities=1, per_identity=1, frames=2, resolution=(64, 44))))
     message = str(err.value)
     assert any(str(r.path) in message for r in ds.records)
     assert "(64, 44)" in message and "(16, 16)" in message

@@ -124,7 +124,7 @@ def test_blank_sequences_train_gaitset_with_gil_margin_without_nan(tiny_root, tm
     for pkl in (root / subject).rglob("*.pkl"):  # every frame of one training subject blank
         frames = safe_load_pkl(pkl)
         pkl.write_bytes(pickle.dumps(np.zeros_like(frames)))
-    overrides = {"model.name": "gaitset", "trainer.steps": 4, "trainer.checkpoint_every": 1, "data.p": 4}
+    overrides = {"model.name": "gaitset", "trainer.steps": 4, "trainer.checkpoint_every": 1, "data.identities": 4}
     train(tiny_config(root, **overrides), tmp_path / "run", progress=False)
     assert all_finite(checkpoint.load(tmp_path / "run" / "checkpoints" / "last.pt"))
 

@@ -46,7 +46,7 @@ def test_preset_follows_the_twin_and_the_batch_fits_its_identities(tiny_root, tm
 
 
 def test_real_data_defaults_to_the_small_configs_and_a_batch_too_large_is_named(real_layout):
-    with pytest.raises(ValueError, match=r"data_root/preset: data\.p=8 .*4 identities.*preset='small'.*tiny"):
+    with pytest.raises(ValueError, match=r"data_root/preset: data\.identities=8 .*4 identities.*preset='small'.*tiny"):
         params.training(data_root=real_layout)
     assert params.training(data_root=real_layout, preset="tiny").preset == "tiny"
 

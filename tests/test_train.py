@@ -29,7 +29,7 @@ def test_loss_goes_down_on_a_fixed_batch(tiny_root, tmp_path):
     trainer = Trainer(tiny_config(tiny_root, **{"optim.lr": 3e-3}), tmp_path / "run", progress=False)
     from gil.data.loader import build_train_loader
 
-    loader = build_train_loader(trainer.dataset, p=2, k=2, frames=8, resolution=(32, 22), seed=0)
+    loader = build_train_loader(trainer.dataset, identities=2, per_identity=2, frames=8, resolution=(32, 22), seed=0)
     sils, labels = next(iter(loader))
     losses = [trainer.train_step(sils, labels)["total"] for _ in range(12)]
     assert min(losses[-3:]) < losses[0]
@@ -41,7 +41,7 @@ def test_logged_geometry_is_the_batch_embeddings_norm_and_uniformity(tiny_root, 
 
     config = tiny_config(tiny_root, **{"trainer.log_every": 1})
     trainer = Trainer(config, tmp_path / "run", progress=False, batch_metrics=batch_geometry)
-    loader = build_train_loader(trainer.dataset, p=2, k=2, frames=8, resolution=(32, 22), seed=0)
+    loader = build_train_loader(trainer.dataset, identities=2, per_identity=2, frames=8, resolution=(32, 22), seed=0)
     sils, labels = next(iter(loader))
     with torch.no_grad():  # the embeddings the step will see (train mode, the same weights)
         trainer.model.train()
@@ -63,7 +63,8 @@ def test_no_batch_metrics_logs_no_geometry(tiny_root, tmp_path):
     from gil.data.loader import build_train_loader
 
     trainer = Trainer(tiny_config(tiny_root, **{"trainer.log_every": 1}), tmp_path / "run", progress=False)
-    sils, labels = next(iter(build_train_loader(trainer.dataset, p=2, k=2, frames=8, resolution=(32, 22), seed=0)))
+    loader = build_train_loader(trainer.dataset, identities=2, per_identity=2, frames=8, resolution=(32, 22), seed=0)
+    sils, labels = next(iter(loader))
     assert not any(key.startswith("geometry/") for key in trainer.train_step(sils, labels))
 
 
@@ -161,8 +162,8 @@ def test_two_process_gloo_ddp_run_keeps_ranks_in_sync(tiny_root, tmp_path):
 
 def test_a_batch_larger_than_the_training_identities_fails_before_any_folder_is_made(tiny_root, tmp_path):
     run_dir = tmp_path / "run"
-    with pytest.raises(ValueError, match=r"data\.p=8 .* 4 identities"):
-        train(tiny_config(tiny_root, **{"data.p": 8}), run_dir, progress=False)
+    with pytest.raises(ValueError, match=r"data\.identities=8 .* 4 identities"):
+        train(tiny_config(tiny_root, **{"data.identities": 8}), run_dir, progress=False)
     assert not run_dir.exists()
 
 

@@ -25,7 +25,7 @@ class _ClipBatches:
 
     def __iter__(self) -> Iterator[list[tuple[int, tuple[int, int, int]]]]:
         s = self.sampler
-        n = s.p * s.k // s.world_size
+        n = s.shard_size
         b = s.start_batch
         while True:
             yield [(i, (s.seed, b, s.rank * n + j)) for j, i in enumerate(s.shard(b))]
@@ -80,8 +80,8 @@ def _own_generator(seed: int) -> torch.Generator:
 
 def build_train_loader(
     dataset,
-    p: int,
-    k: int,
+    identities: int,
+    per_identity: int,
     frames: int = 30,
     resolution: tuple[int, int] = (64, 44),
     seed: int = 0,
@@ -91,12 +91,17 @@ def build_train_loader(
     start_batch: int = 0,
     single_frame: bool = False,
 ) -> DataLoader:
-    """Infinite loader of ``(sils float32 [n, s, h, w], labels int64 [n])``, ``n = p * k / world_size``.
+    """Infinite loader of ``(sils float32 [n, s, h, w], labels int64 [n])`` from P×K batches.
+
+    Each batch holds ``identities`` identities × ``per_identity`` sequences, this rank's share of them:
+    ``n = identities * per_identity / world_size``.
 
     ``dataset`` needs ``__getitem__ -> uint8 [s, 64, 64]`` and ``.labels`` (e.g. :class:`GaitDataset`).
     ``single_frame``: each clip is one random frame repeated ``frames`` times (no temporal information).
     """
-    sampler = PKBatchSampler(dataset.labels, p, k, seed=seed, rank=rank, world_size=world_size, start_batch=start_batch)
+    sampler = PKBatchSampler(
+        dataset.labels, identities, per_identity, seed=seed, rank=rank, world_size=world_size, start_batch=start_batch
+    )
     return DataLoader(
         _ClipDataset(dataset, frames, resolution, single_frame),
         batch_sampler=_ClipBatches(sampler),

@@ -150,8 +150,8 @@ def training(
     """Check a training page's parameters and resolve its paths; raises ``ValueError`` naming the parameter.
 
     ``preset`` ``None`` follows the data: a twin's ``syngait.json`` (``tiny`` → the tiny configs, ``small`` and
-    ``casia-b`` → the small ones), ``small`` for other data. The batch (``data.p`` × ``data.k``) is checked
-    against the training identities on disk, and the device against this machine.
+    ``casia-b`` → the small ones), ``small`` for other data. The batch (``data.identities`` ×
+    ``data.per_identity``) is checked against the training identities on disk, and the device against this machine.
     """
     from gil.train import check_batch, environment
 
@@ -181,7 +181,7 @@ def training(
     except ValueError as err:
         smaller = [f for f in families if f != preset]
         raise ValueError(
-            f"parameters data_root/preset: {err}; preset={preset!r} batches {config.data.p} identities × "
-            f"{config.data.k} sequences" + (f" (other presets: {', '.join(smaller)})" if smaller else "")
+            f"parameters data_root/preset: {err}; preset={preset!r} batches {config.data.identities} identities × "
+            f"{config.data.per_identity} sequences" + (f" (other presets: {', '.join(smaller)})" if smaller else "")
         ) from err
     return setup

@@ -13,6 +13,10 @@ holds what they share:
 - :func:`hinge_mean_nonzero` and :func:`softplus_sum` reduce the ``[p, n, k, m]`` triplet table
   (anchor–positive against anchor–negative values) with hand-written backward passes;
   :func:`fill_padding` masks the padding of unbalanced batches.
+
+Shapes: ``p`` parts, ``n`` sequences, ``c`` channels; in the padded tables ``k`` is the largest positive
+count of an anchor (``max_positives``, itself included) and ``m`` the largest negative count
+(``max_negatives``).
 """
 
 from __future__ import annotations
@@ -93,12 +97,11 @@ class PairIndex:
 
     ``pos_idx [n, k]`` lists anchor a's positives (a itself included) in index order, padded
     with index 0 up to k = the largest positive count; ``pos_valid [n, k]`` marks the real ones.
-    ``neg_idx [n, m]`` / ``neg_valid [n, m]`` likewise for negatives. ``same [n, n]`` is the
-    label-equality matrix, ``inverse [n]`` the class index 0..C-1 of each sample.
+    ``neg_idx [n, m]`` / ``neg_valid [n, m]`` likewise for negatives, m = the largest negative count.
+    ``inverse [n]`` is the class index 0..C-1 of each sample.
     ``balanced`` is True when no entry is padding (every P×K batch), which skips the masking.
     """
 
-    same: Tensor
     inverse: Tensor
     num_classes: int
     pos_idx: Tensor
@@ -129,22 +132,21 @@ class PairIndex:
         same = labels[:, None] == labels[None, :]  # [n, n]
         pos_count = same.sum(1)  # [n]
         n = labels.numel()
-        k = int(counts.max())
-        m = n - int(counts.min())
+        max_positives = int(counts.max())
+        max_negatives = n - int(counts.min())
         # A stable sort of the "not same" flags puts an anchor's positives first, in index order.
         pos_order = torch.sort((~same).to(torch.uint8), dim=1, stable=True).indices  # [n, n]
         neg_order = torch.sort(same.to(torch.uint8), dim=1, stable=True).indices  # [n, n]
-        slots_k = torch.arange(k, device=labels.device)
-        slots_m = torch.arange(m, device=labels.device)
-        pos_valid = slots_k[None, :] < pos_count[:, None]  # [n, k]
-        neg_valid = slots_m[None, :] < (n - pos_count)[:, None]  # [n, m]
+        positive_slots = torch.arange(max_positives, device=labels.device)
+        negative_slots = torch.arange(max_negatives, device=labels.device)
+        pos_valid = positive_slots[None, :] < pos_count[:, None]  # [n, k]
+        neg_valid = negative_slots[None, :] < (n - pos_count)[:, None]  # [n, m]
         return cls(
-            same=same,
             inverse=inverse,
             num_classes=classes.numel(),
-            pos_idx=torch.where(pos_valid, pos_order[:, :k], 0),
+            pos_idx=torch.where(pos_valid, pos_order[:, :max_positives], 0),
             pos_valid=pos_valid,
-            neg_idx=torch.where(neg_valid, neg_order[:, :m], 0),
+            neg_idx=torch.where(neg_valid, neg_order[:, :max_negatives], 0),
             neg_valid=neg_valid,
             balanced=bool(pos_valid.all()) and bool(neg_valid.all()),
         )
@@ -268,9 +270,9 @@ def pairwise_distance(x: Tensor, sq_norm: Tensor | None = None) -> tuple[Tensor,
 
 def to_floats(stats: dict[str, Tensor | float]) -> dict[str, float]:
     """Detach a dict of scalars (0-d tensors on one device, or numbers) into floats, one device sync."""
-    tensors = [k for k, v in stats.items() if isinstance(v, Tensor)]
+    tensors = [key for key, value in stats.items() if isinstance(value, Tensor)]
     values = {}
     if tensors:
-        stacked = torch.stack([stats[k].detach().reshape(()).double() for k in tensors])
+        stacked = torch.stack([stats[key].detach().reshape(()).double() for key in tensors])
         values = dict(zip(tensors, stacked.tolist(), strict=True))
-    return {k: values[k] if k in values else float(v) for k, v in stats.items()}
+    return {key: values[key] if key in values else float(value) for key, value in stats.items()}

@@ -2,7 +2,7 @@
 
 Per part (each part its own metric space), with ``d_ij = ||e_i − e_j||₂``:
 
-    L_part = Σ_{(a, p, n)} [d_ap − d_an + m]₊  /  #{(a, p, n) : [d_ap − d_an + m]₊ > 0}
+    L_part = Σ_{(a, p, n)} [d_ap − d_an + margin]₊  /  #{(a, p, n) : [d_ap − d_an + margin]₊ > 0}
 
 over every triplet with ``y_p = y_a`` (p = a included, d_aa = 0) and ``y_n ≠ y_a``; 0 when no
 term is non-zero. The loss is the mean of ``L_part`` over the p parts. This is OpenGait's
@@ -36,7 +36,7 @@ def batch_all_triplet(dist: Tensor, index: PairIndex, margin: float | Tensor) ->
     ap = index.positives(dist)  # [p, n, k]
     an = index.negatives(dist)  # [p, n, m]
     if isinstance(margin, Tensor):
-        an = an - margin  # [d_ap − (d_an − m)]₊ = [d_ap − d_an + m]₊
+        an = an - margin  # [d_ap − (d_an − margin)]₊ = [d_ap − d_an + margin]₊
         margin = 0.0
     ap, an = fill_padding(ap, an, index)
     return hinge_mean_nonzero(ap, an, margin)

@@ -33,14 +33,14 @@ class ModelOutput(TypedDict):
 
 def init_opengait_(model: nn.Module) -> None:
     """OpenGait's ``BaseModel.init_parameters``: Xavier-uniform convs/linears, BN weight ~ N(1, 0.02)."""
-    for m in model.modules():
-        if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)):
-            nn.init.xavier_uniform_(m.weight)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)) and m.affine:
-            nn.init.normal_(m.weight, 1.0, 0.02)
-            nn.init.zeros_(m.bias)
+    for module in model.modules():
+        if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)):
+            nn.init.xavier_uniform_(module.weight)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)) and module.affine:
+            nn.init.normal_(module.weight, 1.0, 0.02)
+            nn.init.zeros_(module.bias)
 
 
 def frame_mask(sils: Tensor, lengths: Tensor | None) -> Tensor | None:
@@ -161,15 +161,15 @@ def conv_per_strip(conv: nn.Module, x: Tensor, halving: int) -> Tensor:
     """
     if halving == 0:
         return conv(x)
-    k, h = 2**halving, x.shape[-2]
-    if h < k:
+    strips, h = 2**halving, x.shape[-2]
+    if h < strips:
         raise ValueError(f"cannot split {h} feature rows into 2**{halving} strips; use a taller input")
-    if h % k:
-        return torch.cat([conv(z) for z in x.split(h // k, -2)], -2)
+    if h % strips:
+        return torch.cat([conv(z) for z in x.split(h // strips, -2)], -2)
     n = x.shape[0]
-    z = x.unflatten(-2, (k, h // k)).movedim(-3, 1).flatten(0, 1)  # [n * k, c, ..., h / k, w]
-    z = conv(z)  # [n * k, c', ..., h', w']
-    return z.unflatten(0, (n, k)).movedim(1, -3).flatten(-3, -2)  # [n, c', ..., k * h', w']
+    z = x.unflatten(-2, (strips, h // strips)).movedim(-3, 1).flatten(0, 1)  # [n * strips, c, ..., h / strips, w]
+    z = conv(z)  # [n * strips, c', ..., h', w']
+    return z.unflatten(0, (n, strips)).movedim(1, -3).flatten(-3, -2)  # [n, c', ..., strips * h', w']
 
 
 class FocalConv2d(nn.Module):

@@ -63,20 +63,20 @@ def partition_of(config: RunConfig) -> Partition:
 
 
 def check_batch(config: RunConfig, dataset: GaitDataset) -> None:
-    """Raise before any work when the training data cannot fill a ``data.p`` × ``data.k`` batch."""
+    """Raise before any work when the training data cannot fill a ``data.identities`` × ``data.per_identity`` batch."""
     identities = len(dataset.subjects)
     if identities < 2:
         raise ValueError(
             f"{config.data_root()}: the training partition has {identities} identit{'y' if identities == 1 else 'ies'} "
             "on disk; a metric loss needs at least 2"
         )
-    if not 1 <= config.data.p <= identities:
+    if not 1 <= config.data.identities <= identities:
         raise ValueError(
-            f"data.p={config.data.p} identities per batch, but the training partition has {identities} identities "
-            f"on disk in {config.data_root()}; expected 1 <= data.p <= {identities}"
+            f"data.identities={config.data.identities} identities per batch, but the training partition has "
+            f"{identities} identities on disk in {config.data_root()}; expected 1 <= data.identities <= {identities}"
         )
-    if config.data.k < 1:
-        raise ValueError(f"data.k={config.data.k}: expected at least 1 sequence per identity")
+    if config.data.per_identity < 1:
+        raise ValueError(f"data.per_identity={config.data.per_identity}: expected at least 1 sequence per identity")
 
 
 def build_optimizer(config: RunConfig, params: Any) -> torch.optim.Optimizer:
@@ -323,8 +323,8 @@ class Trainer:
                 (self.run_dir / name).unlink(missing_ok=True)
         loader = build_train_loader(
             self.dataset,
-            p=cfg.data.p,
-            k=cfg.data.k,
+            identities=cfg.data.identities,
+            per_identity=cfg.data.per_identity,
             frames=cfg.data.frames,
             resolution=cfg.data.resolution,
             single_frame=cfg.data.single_frame,

@@ -41,12 +41,13 @@ def _batches(loader, n):
 
 def test_train_loader_shapes_and_determinism_across_workers_and_resume(tiny_root):
     ds = GaitDataset(tiny_root)
-    a = _batches(build_train_loader(ds, p=2, k=2, frames=6, resolution=(32, 22), seed=3), 3)
+    batch = {"identities": 2, "per_identity": 2, "frames": 6, "resolution": (32, 22), "seed": 3}
+    a = _batches(build_train_loader(ds, **batch), 3)
     x, y = a[0]
     assert x.shape == (4, 6, 32, 22) and x.dtype == torch.float32 and y.dtype == torch.int64
     assert 0.0 <= x.min() and x.max() <= 1.0 and len(set(y.tolist())) == 2
-    b = _batches(build_train_loader(ds, p=2, k=2, frames=6, resolution=(32, 22), seed=3, workers=2), 3)
-    c = _batches(build_train_loader(ds, p=2, k=2, frames=6, resolution=(32, 22), seed=3, start_batch=1), 2)
+    b = _batches(build_train_loader(ds, **batch, workers=2), 3)
+    c = _batches(build_train_loader(ds, **batch, start_batch=1), 2)
     for (xa, ya), (xb, yb) in zip(a, b, strict=True):
         assert torch.equal(xa, xb) and torch.equal(ya, yb)
     for (xa, ya), (xc, yc) in zip(a[1:], c, strict=True):
@@ -68,7 +69,8 @@ def test_test_loader_pads_and_keeps_order(tiny_root):
 
 def test_single_frame_clips_repeat_one_frame_in_training_and_the_middle_frame_at_test(tiny_root):
     ds = GaitDataset(tiny_root)
-    sils, _ = next(iter(build_train_loader(ds, p=2, k=2, frames=5, resolution=(32, 22), seed=0, single_frame=True)))
+    loader = build_train_loader(ds, identities=2, per_identity=2, frames=5, resolution=(32, 22), single_frame=True)
+    sils, _ = next(iter(loader))
     assert sils.shape == (4, 5, 32, 22)
     assert torch.equal(sils, sils[:, :1].expand_as(sils))  # no motion inside a clip
     sils, lengths, index = next(iter(build_test_loader(ds, (32, 22), batch_size=2, single_frame=3)))

@@ -9,7 +9,8 @@ LABELS = [c for c in range(10) for _ in range(c % 4 + 1)]  # class sizes 1..4
 
 
 def test_pk_contract():
-    s = PKBatchSampler(LABELS, p=4, k=3, seed=1)
+    s = PKBatchSampler(LABELS, identities=4, per_identity=3, seed=1)
+    assert (s.batch_size, s.shard_size) == (12, 12)
     for batch in itertools.islice(s, 20):
         assert len(batch) == 12
         classes = [LABELS[i] for i in batch]
@@ -43,11 +44,11 @@ def test_rank_shards_union_is_single_process(world_size):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"p": 11, "k": 2}, "p=11"),
-        ({"p": 0, "k": 2}, "p=0"),
-        ({"p": 2, "k": 0}, "k=0"),
-        ({"p": 3, "k": 3, "world_size": 2}, "divisible"),
-        ({"p": 2, "k": 2, "rank": 2, "world_size": 2}, "rank=2"),
+        ({"identities": 11, "per_identity": 2}, "identities=11"),
+        ({"identities": 0, "per_identity": 2}, "identities=0"),
+        ({"identities": 2, "per_identity": 0}, "per_identity=0"),
+        ({"identities": 3, "per_identity": 3, "world_size": 2}, "divisible"),
+        ({"identities": 2, "per_identity": 2, "rank": 2, "world_size": 2}, "rank=2"),
     ],
 )
 def test_errors(kwargs, message):

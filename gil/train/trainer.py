@@ -10,13 +10,8 @@ folder is made, and a run that fails before its first checkpoint leaves no folde
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
 import math
-import os
-import platform
 import random
 import shutil
 import time
@@ -37,6 +32,8 @@ from gil.data.partitions import Partition, load_partition
 from gil.losses import build_loss
 from gil.models import build_model
 from gil.train import checkpoint, environment
+from gil.train.optim import build_optimizer, build_scheduler
+from gil.train.records import MetricsLogger, session_record, write_provenance
 
 log = logging.getLogger(__name__)
 
@@ -77,35 +74,6 @@ def check_batch(config: RunConfig, dataset: GaitDataset) -> None:
         )
     if config.data.per_identity < 1:
         raise ValueError(f"data.per_identity={config.data.per_identity}: expected at least 1 sequence per identity")
-
-
-def build_optimizer(config: RunConfig, params: Any) -> torch.optim.Optimizer:
-    o = config.optim
-    if o.name == "sgd":
-        return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay, nesterov=o.nesterov)
-    if o.name == "adam":
-        return torch.optim.Adam(params, lr=o.lr, weight_decay=o.weight_decay)
-    if o.name == "adamw":
-        return torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay)
-    raise ValueError(f"optim.name: expected sgd, adam or adamw, got '{o.name}'")
-
-
-def build_scheduler(config: RunConfig, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
-    s, steps = config.schedule, config.trainer.steps
-    sched = torch.optim.lr_scheduler
-    warmup = s.warmup_steps
-    if s.name == "multistep":
-        main = sched.MultiStepLR(optimizer, milestones=[m - warmup for m in s.milestones], gamma=s.gamma)
-    elif s.name == "cosine":
-        main = sched.CosineAnnealingLR(optimizer, T_max=max(1, steps - warmup))
-    elif s.name == "constant":
-        main = sched.ConstantLR(optimizer, factor=1.0, total_iters=0)
-    else:
-        raise ValueError(f"schedule.name: expected multistep, cosine or constant, got '{s.name}'")
-    if warmup <= 0:
-        return main
-    ramp = sched.LinearLR(optimizer, start_factor=1.0 / warmup, end_factor=1.0, total_iters=warmup)
-    return sched.SequentialLR(optimizer, [ramp, main], milestones=[warmup])
 
 
 class Trainer:
@@ -369,80 +337,6 @@ class Trainer:
             bar.close()
             logger.close()
         return self.run_dir
-
-
-def session_record() -> dict[str, Any]:
-    """What the library itself records of a training session: versions, platform and torch threads."""
-    import gil
-
-    return {
-        "gil": gil.__version__,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "cores": os.cpu_count(),
-        "platform": platform.platform(),
-    }
-
-
-def write_provenance(run_dir: Path, step: int, record: dict[str, Any]) -> None:
-    """Add this session (its start step and ``record``) to ``provenance.json``."""
-    path = run_dir / "provenance.json"
-    log_ = json.loads(path.read_text()) if path.is_file() else {"sessions": []}
-    log_["sessions"].append({"start_step": step, **record})
-    files.write_json(path, log_)
-
-
-class MetricsLogger:
-    """``metrics.csv`` (one row per logged step) and TensorBoard scalars, written by rank 0 only.
-
-    On resume, rows after the checkpoint's step (logged before an interruption) are dropped so the file
-    matches an uninterrupted run.
-    """
-
-    def __init__(self, run_dir: Path, enabled: bool = True, truncate_after: int = 0) -> None:
-        self.enabled = enabled
-        self.path = run_dir / "metrics.csv"
-        self.fields: list[str] | None = None
-        self.writer = None
-        if not enabled:
-            return
-        if self.path.is_file():
-            with open(self.path, newline="") as handle:
-                rows = [r for r in csv.DictReader(handle) if int(r["step"]) <= truncate_after]
-            if rows:
-                self.fields = list(rows[0].keys())
-            text = io.StringIO(newline="")
-            if self.fields:
-                out = csv.DictWriter(text, fieldnames=self.fields)
-                out.writeheader()
-                out.writerows(rows)
-            files.write_atomic(self.path, text.getvalue())
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:  # tensorboard is a dependency, but a stripped environment still trains
-            log.warning("tensorboard is not installed; metrics go to metrics.csv only")
-        else:
-            self.writer = SummaryWriter(log_dir=str(run_dir / "tb"), purge_step=truncate_after + 1)
-
-    def write(self, row: dict[str, float]) -> None:
-        if not self.enabled:
-            return
-        if self.fields is None:
-            self.fields = list(row.keys())
-        with open(self.path, "a", newline="") as handle:
-            out = csv.DictWriter(handle, fieldnames=self.fields, extrasaction="ignore")
-            if handle.tell() == 0:
-                out.writeheader()
-            out.writerow(row)
-        if self.writer is not None:
-            for key, value in row.items():
-                if key != "step":
-                    self.writer.add_scalar(key, value, row["step"])
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
 
 
 def train(

@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from gil import config as config_lib
-from gil import study
-from gil.runs import evaluate_run
+from gil.evaluate.run import evaluate_run
+from gil.experiments import study
+from gil.metrics import batch_geometry
 from gil.train import train
 
 
@@ -47,7 +48,7 @@ def run_one(backbone: str, variant: str, weight: float | None, seed: int, root: 
     config = config_lib.from_dict(values)
     run_dir = work / f"{backbone}-{variant}-{weight}-{seed}"
     tic = time.time()
-    train(config, run_dir, resume=False, progress=False)
+    train(config, run_dir, resume=False, progress=False, batch_metrics=batch_geometry)
     report = evaluate_run(run_dir, device="cuda", progress=False)
     embeddings = np.load(run_dir / "embeddings.npz")["embeddings"]  # [n, p, c]
     last = pd.read_csv(run_dir / "metrics.csv").iloc[-1]

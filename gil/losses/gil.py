@@ -50,13 +50,16 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gil.losses.pairs import (
+    NoValidPairs,
     PairIndex,
+    check_batch_options,
     fill_padding,
     full_precision,
     pairwise_distance,
     prepare_batch,
     softplus_sum,
     to_floats,
+    zero_loss,
 )
 from gil.losses.triplet import batch_all_triplet
 
@@ -174,7 +177,9 @@ class GeneralizedInterClassLoss(nn.Module):
     ``mean_pair_weight`` (1 when off), ``mean_margin`` (over anchor–negative pairs; 0 for
     softmax_official), ``active_fraction`` (margin form: non-zero hinge terms / valid triplets;
     softmax: triplets with ``s_an + m > s_ap``; softmax_official: ``e_a·e_n > e_a·e_p``).
-    Arguments are the fields of :class:`GILConfig` (see it for defaults and meaning).
+    Arguments are the fields of :class:`GILConfig` (see it for defaults and meaning), and how batches are read:
+    ``layout="ncp"`` takes OpenGait's ``[n, c, p]``; ``empty_batch="zero"`` returns a zero loss with a zero
+    gradient for a batch without valid pairs (``info["empty_batch"]`` 1, else 0) instead of raising.
     """
 
     input_key = "embeddings"
@@ -191,6 +196,8 @@ class GeneralizedInterClassLoss(nn.Module):
         m_max: float = GILConfig.m_max,
         tau: float = GILConfig.tau,
         t: float = GILConfig.t,
+        layout: str = "npc",
+        empty_batch: str = "raise",
     ) -> None:
         # defaults: GILConfig's field defaults (a dataclass keeps them as class attributes), written once there;
         # explicit keywords, so that inspect.signature lists them for build_loss
@@ -207,13 +214,21 @@ class GeneralizedInterClassLoss(nn.Module):
             tau=float(tau),
             t=float(t),
         )
+        check_batch_options("GeneralizedInterClassLoss", layout, empty_batch)
+        self.layout, self.empty_batch = layout, empty_batch  # how batches are read, not a setting of the method
 
     def extra_repr(self) -> str:
-        return ", ".join(f"{k}={v!r}" for k, v in vars(self.config).items())
+        settings = {**vars(self.config), "layout": self.layout, "empty_batch": self.empty_batch}
+        return ", ".join(f"{k}={v!r}" for k, v in settings.items())
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> tuple[Tensor, dict[str, float]]:
         cfg = self.config
-        x, labels, index = prepare_batch(embeddings, labels, "GeneralizedInterClassLoss")  # [p, n, c]
+        try:
+            x, labels, index = prepare_batch(embeddings, labels, "GeneralizedInterClassLoss", self.layout)  # [p, n, c]
+        except NoValidPairs:
+            if self.empty_batch == "raise":
+                raise
+            return zero_loss(embeddings), self._empty_info()
         with full_precision(x):
             sq_norm = x.pow(2).sum(-1)  # [p, n]
             inv_norm = inverse_norm(sq_norm)  # [p, n]: 1/max(|e|, ε), finite gradient at e = 0
@@ -231,7 +246,15 @@ class GeneralizedInterClassLoss(nn.Module):
             l_u = uniformity(centres, cfg.t).mean()
             loss = main + cfg.uniformity_weight * l_u if cfg.uniformity_weight > 0 else main
         stats["mean_margin"] = self._mean_margin(margins, index)
-        return loss, to_floats({"loss": loss, cfg.form: main, "uniformity": l_u, **stats})
+        info = to_floats({"loss": loss, cfg.form: main, "uniformity": l_u, **stats})
+        if self.empty_batch == "zero":
+            info["empty_batch"] = 0.0
+        return loss, info
+
+    def _empty_info(self) -> dict[str, float]:
+        """``info`` of a batch without valid pairs (``empty_batch="zero"``): every term 0, flagged."""
+        keys = ("loss", self.config.form, "uniformity", "mean_margin", "active_fraction")
+        return {**dict.fromkeys(keys, 0.0), "mean_pair_weight": 1.0, "empty_batch": 1.0}
 
     def _negative_margins(self, centres: Tensor, index: PairIndex) -> Tensor | float:
         """m(y_a, y_n) for every anchor and negative, ``[p, n, m]`` laid out as ``index.negatives``

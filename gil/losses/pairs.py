@@ -73,12 +73,41 @@ def check_finite(x: Tensor, name: str) -> None:
         raise ValueError(f"{name}: embeddings contain {bad} non-finite value(s) (NaN or Inf) of {x.numel()}")
 
 
-def prepare_batch(embeddings: Tensor, labels: Tensor, name: str) -> tuple[Tensor, Tensor, PairIndex]:
+LAYOUTS = ("npc", "ncp")  # [n, p, c] (this package's) or [n, c, p] (OpenGait's)
+EMPTY_BATCH = ("raise", "zero")
+_ZERO_HINT = '; pass empty_batch="zero" for a zero loss instead (as OpenGait and pytorch-metric-learning do)'
+
+
+class NoValidPairs(ValueError):
+    """A batch without any valid pair: empty, a single class, or no class with two sequences."""
+
+
+def check_batch_options(name: str, layout: str, empty_batch: str) -> None:
+    """Refuse an unknown ``layout`` or ``empty_batch`` setting, naming the loss."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"{name}: layout must be 'npc' ([n, p, c]) or 'ncp' ([n, c, p], OpenGait's), got {layout!r}")
+    if empty_batch not in EMPTY_BATCH:
+        raise ValueError(f"{name}: empty_batch must be 'raise' or 'zero', got {empty_batch!r}")
+
+
+def zero_loss(embeddings: Tensor) -> Tensor:
+    """A loss of 0 whose gradient, 0, still reaches ``embeddings``: under DDP every rank's backward then runs
+    the same all-reduce, so ranks stay in step on a batch without valid pairs."""
+    return embeddings.sum() * 0.0
+
+
+def prepare_batch(
+    embeddings: Tensor, labels: Tensor, name: str, layout: str = "npc"
+) -> tuple[Tensor, Tensor, PairIndex]:
     """Validate, gather across DDP ranks, check finiteness and index the pairs.
 
-    Returns ``(x [p, N, c], labels [N], index)`` with N the global batch size. The checks that
-    depend on values run on the gathered batch, so all ranks raise together (no hang).
+    ``embeddings`` is ``[n, p, c]`` (``layout="npc"``), ``[n, c, p]`` (``layout="ncp"``, OpenGait's) or ``[n, c]``.
+    Returns ``(x [p, N, c], labels [N], index)`` with N the global batch size. The checks that depend on values run
+    on the gathered batch, so all ranks raise together (no hang); a batch without valid pairs raises
+    :class:`NoValidPairs`.
     """
+    if layout == "ncp" and embeddings.dim() == 3:
+        embeddings = embeddings.transpose(1, 2)  # [n, c, p] -> [n, p, c]
     x, labels = as_parts(embeddings, labels, name)  # [p, n, c]
     x, labels = gather_batch(x.transpose(0, 1), labels)  # [N, p, c]
     x = x.transpose(0, 1)  # [p, N, c]
@@ -114,20 +143,20 @@ class PairIndex:
     def from_labels(cls, labels: Tensor, name: str) -> PairIndex:
         """Build the tables; raise on an empty batch, one with one class or without any positive pair."""
         if labels.numel() == 0:
-            raise ValueError(
+            raise NoValidPairs(
                 f"{name}: the batch is empty (n = 0 sequences); metric losses need at least two "
-                "classes, one of them with two sequences"
+                f"classes, one of them with two sequences{_ZERO_HINT}"
             )
         classes, inverse, counts = torch.unique(labels, return_inverse=True, return_counts=True)
         if classes.numel() < 2:
-            raise ValueError(
+            raise NoValidPairs(
                 f"{name}: the batch holds a single class ({classes.tolist()}); metric losses need "
-                "at least two classes to form negatives"
+                f"at least two classes to form negatives{_ZERO_HINT}"
             )
         if int(counts.max()) < 2:
-            raise ValueError(
+            raise NoValidPairs(
                 f"{name}: the batch has no positive pair (every one of its {labels.numel()} labels is "
-                "distinct); sample at least two sequences of some class (P×K sampler, K ≥ 2)"
+                f"distinct); sample at least two sequences of some class (P×K sampler, K ≥ 2){_ZERO_HINT}"
             )
         same = labels[:, None] == labels[None, :]  # [n, n]
         pos_count = same.sum(1)  # [n]

@@ -15,13 +15,16 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from gil.losses.pairs import (
+    NoValidPairs,
     PairIndex,
+    check_batch_options,
     fill_padding,
     full_precision,
     hinge_mean_nonzero,
     pairwise_distance,
     prepare_batch,
     to_floats,
+    zero_loss,
 )
 
 
@@ -45,24 +48,34 @@ def batch_all_triplet(dist: Tensor, index: PairIndex, margin: float | Tensor) ->
 class TripletLoss(nn.Module):
     """OpenGait's batch-all triplet loss over part-based embeddings.
 
-    ``forward(embeddings [n, p, c] | [n, c], labels [n]) -> (loss, info)``; ``info`` holds
-    ``loss``, ``loss_num`` (non-zero terms, mean over parts), ``active_fraction`` (non-zero terms /
-    valid triplets), ``mean_dist`` (mean pairwise distance).
+    ``forward(embeddings [n, p, c] | [n, c], labels [n]) -> (loss, info)``; ``layout="ncp"`` reads OpenGait's
+    ``[n, c, p]`` instead. ``info`` holds ``loss``, ``loss_num`` (non-zero terms, mean over parts),
+    ``active_fraction`` (non-zero terms / valid triplets), ``mean_dist`` (mean pairwise distance).
+    ``empty_batch``: a batch without valid pairs raises (``"raise"``) or gives a zero loss with a zero gradient
+    (``"zero"``; ``info["empty_batch"]`` is then 1, and 0 on other batches).
     """
 
     input_key = "embeddings"
 
-    def __init__(self, margin: float = 0.2) -> None:
+    def __init__(self, margin: float = 0.2, layout: str = "npc", empty_batch: str = "raise") -> None:
         super().__init__()
         if not margin >= 0:
             raise ValueError(f"TripletLoss: margin must be >= 0, got {margin}")
+        check_batch_options("TripletLoss", layout, empty_batch)
         self.margin = float(margin)
+        self.layout, self.empty_batch = layout, empty_batch
 
     def extra_repr(self) -> str:
-        return f"margin={self.margin}"
+        return f"margin={self.margin}, layout={self.layout!r}, empty_batch={self.empty_batch!r}"
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> tuple[Tensor, dict[str, float]]:
-        x, labels, index = prepare_batch(embeddings, labels, "TripletLoss")  # [p, n, c]
+        try:
+            x, labels, index = prepare_batch(embeddings, labels, "TripletLoss", self.layout)  # [p, n, c]
+        except NoValidPairs:
+            if self.empty_batch == "raise":
+                raise
+            empty = {"loss": 0.0, "loss_num": 0.0, "active_fraction": 0.0, "mean_dist": 0.0, "empty_batch": 1.0}
+            return zero_loss(embeddings), empty
         with full_precision(x):
             dist, _ = pairwise_distance(x)  # [p, n, n]
             per_part, num_active = batch_all_triplet(dist, index, self.margin)
@@ -75,6 +88,8 @@ class TripletLoss(nn.Module):
                 "mean_dist": dist.detach().mean(),
             }
         )
+        if self.empty_batch == "zero":
+            info["empty_batch"] = 0.0
         return loss, info
 
 

@@ -67,6 +67,14 @@ def _worker(rank, world, port, out_dir):
             ddp = DistributedDataParallel(_data()[1])
             loss, info, emb_grad, weight_grad = _run(ddp, features[rows], LABELS[rows], make())
             results[name] = {"loss": loss, "emb_grad": emb_grad, "weight_grad": weight_grad, "info": info}
+        # a global batch of one class, all of it on rank 0 (rank 1 holds no sample): with empty_batch="zero"
+        # both ranks get a zero loss and run the same backward all-reduce (no hang), gradients zero
+        ddp = DistributedDataParallel(_data()[1])
+        held = 3 if rank == 0 else 0
+        loss, info, _, weight_grad = _run(
+            ddp, features[:held], torch.full((held,), 7), GeneralizedInterClassLoss(empty_batch="zero")
+        )
+        results["empty"] = {"loss": loss, "weight_grad": weight_grad, "info": info}
         torch.save(results, os.path.join(out_dir, f"rank{rank}.pt"))
         dist.barrier()
     except BaseException:
@@ -103,6 +111,14 @@ def test_ddp_equals_single_process_on_the_concatenated_batch(ddp_results, name):
         torch.testing.assert_close(got["weight_grad"], weight_grad, atol=1e-12, rtol=1e-10)
         # the all-gather's backward sums the ranks' (identical) losses' gradients: world_size ×
         torch.testing.assert_close(got["emb_grad"], 2 * emb_grad[rows], atol=1e-12, rtol=1e-10)
+
+
+@pytest.mark.slow
+def test_a_batch_without_pairs_gives_every_rank_a_zero_loss_and_zero_gradients(ddp_results):
+    for rank in range(2):
+        got = ddp_results[rank]["empty"]
+        assert got["loss"].item() == 0.0 and got["info"]["empty_batch"] == 1.0
+        assert torch.count_nonzero(got["weight_grad"]) == 0
 
 
 def test_without_process_group_nothing_is_gathered():

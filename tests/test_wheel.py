@@ -55,13 +55,15 @@ def test_the_wheel_ships_configs_and_partitions_and_knows_it_has_no_checkout(whe
         "import gil, gil.experiments.project as p; from gil.config import load;"
         "from gil.data.partitions import load_partition;"
         "print(gil.__file__); print(p.checkout()); print(load('embedded/tiny_triplet').name);"
-        "print(len(load_partition('casia-b-lt').train), len(load_partition('oumvlp').test))"
+        "print(len(load_partition('casia-b-lt').train), len(load_partition('oumvlp').test));"
+        "from gil.integrations.opengait import loss_cfg_snippets; print(len(loss_cfg_snippets()))"
     )
     result = run(wheel_venv, "-c", code, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    where, project, name, sizes = result.stdout.split("\n")[:4]
+    where, project, name, sizes, snippets = result.stdout.split("\n")[:5]
     assert Path(where).is_relative_to(wheel_venv) and project == "None"
     assert name == "tiny-gaitgl-triplet" and sizes == "74 5154"
+    assert snippets == "8"  # the OpenGait loss_cfg snippets are package data too
 
 
 def test_the_wheel_trains_and_evaluates_a_tiny_run_from_a_folder_outside_the_checkout(wheel_venv, tiny_root, tmp_path):

@@ -37,6 +37,28 @@ def _load_config(args: argparse.Namespace):
     return config_lib.load(args.config, overrides).resolved(Path.cwd())  # CLI paths: from the current directory
 
 
+FORMATS = ("table", "csv", "json")
+
+
+def format_report(report: dict, fmt: str) -> str:
+    """An ``eval.json`` dict as printed by ``gil train`` / ``gil eval``: a table (rank-1, mAP, probes per group),
+    CSV of the same, or JSON of the rank-1 and mAP summaries."""
+    from gil.evaluate import ProtocolResult
+
+    if fmt == "json":
+        return json.dumps({"rank1": report["summary"], "mAP": report.get("map_summary", {})}, indent=2)
+    table = ProtocolResult.from_dict(report).table()
+    if fmt == "csv":
+        return table.to_csv(float_format="%.2f").rstrip()
+    return f"{report['protocol']} ({report['metric']}, {report['num_gallery']} gallery sequences)\n" + table.to_string(
+        float_format=lambda v: f"{v:.2f}"
+    )
+
+
+def _add_format_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=FORMATS, default="table", help="how to print the result (default: table)")
+
+
 def _train(args: argparse.Namespace) -> int:
     import os
 
@@ -52,7 +74,7 @@ def _train(args: argparse.Namespace) -> int:
     print(f"run folder: {run_dir}")
     if not args.no_eval and int(os.environ.get("RANK", "0")) == 0:
         report = evaluate_run(run_dir, device=config.trainer.device)
-        print(json.dumps(report.get("summary", report), indent=2))
+        print(format_report(report, args.format))
     return 0
 
 
@@ -92,7 +114,7 @@ def _eval(args: argparse.Namespace) -> int:
         report = result.to_dict()
         if args.out:
             write_json(Path(args.out), report)
-    print(json.dumps(report.get("summary", report), indent=2))
+    print(format_report(report, args.format))
     return 0
 
 
@@ -126,6 +148,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint in the run folder")
     train.add_argument("--no-eval", action="store_true", help="skip the evaluation after training")
+    _add_format_argument(train)
     train.set_defaults(func=_train)
 
     evaluate = commands.add_parser("eval", help="evaluate a run folder or a checkpoint on the test partition")
@@ -135,6 +158,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--num-classes", type=int, help="classifier size of the checkpoint (default: train ids)")
     evaluate.add_argument("--device", default="auto")
     evaluate.add_argument("--out", help="write eval.json here (with --checkpoint)")
+    _add_format_argument(evaluate)
     _add_config_arguments(evaluate, required=False)
     evaluate.set_defaults(func=_eval)
 

@@ -54,6 +54,21 @@ class ProtocolResult:
             "num_dropped": dict(self.num_dropped),
         }
 
+    def table(self) -> pd.DataFrame:
+        """One row per probe group: ``rank-1 (%)``, ``mAP (%)`` (NaN without mAP) and ``probes`` — what
+        ``gil eval`` prints."""
+        rows = {
+            group: {
+                "rank-1 (%)": value,
+                "mAP (%)": self.map_summary.get(group, math.nan),
+                "probes": self.num_probes.get(group, 0),
+            }
+            for group, value in self.summary.items()
+        }
+        frame = pd.DataFrame.from_dict(rows, orient="index")
+        frame.index.name = "probe"
+        return frame
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProtocolResult:
         """Inverse of :meth:`to_dict` (e.g. on ``json.load`` of ``eval.json``)."""

@@ -18,6 +18,7 @@ from gil.data.loader import build_test_loader
 from gil.data.opengait import GaitDataset
 from gil.evaluate.extract import extract_embeddings
 from gil.evaluate.protocols import casia_b, oumvlp
+from gil.evaluate.result import ProtocolResult
 from gil.files import write_atomic, write_json
 from gil.models import build_model
 from gil.train import CHECKPOINT_NAME, checkpoint, environment, partition_of
@@ -93,7 +94,9 @@ def evaluate_model(
 def evaluate_run(run_dir: str | Path, device: str = "auto", progress: bool = True) -> dict[str, Any]:
     """Evaluate a trained run; writes ``eval.json`` and ``embeddings.npz`` atomically and returns the dict.
 
-    ``run_dir`` is the folder ``gil train --run-dir`` wrote (relative: from the working directory).
+    ``run_dir`` is the folder ``gil train --run-dir`` wrote (relative: from the working directory). The rank-1 and
+    mAP per probe group also go to the run's TensorBoard log (``tb/``) as ``eval/rank1/<group>`` and
+    ``eval/mAP/<group>`` at the final step.
     """
     run_dir = check_run_dir(run_dir)
     config = load_run_config(run_dir)
@@ -103,4 +106,21 @@ def evaluate_run(run_dir: str | Path, device: str = "auto", progress: bool = Tru
     report = result.to_dict()
     write_json(run_dir / "eval.json", report)
     write_atomic(run_dir / "embeddings.npz", lambda handle: np.savez_compressed(handle, **arrays))
+    log_to_tensorboard(run_dir, result, step=config.trainer.steps)
     return report
+
+
+def log_to_tensorboard(run_dir: Path, result: ProtocolResult, step: int) -> None:
+    """``eval/rank1/<group>`` and ``eval/mAP/<group>`` scalars into ``run_dir/tb`` (skipped without tensorboard)."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return
+    writer = SummaryWriter(log_dir=str(run_dir / "tb"))
+    try:
+        for group, value in result.summary.items():
+            writer.add_scalar(f"eval/rank1/{group}", value, step)
+        for group, value in result.map_summary.items():
+            writer.add_scalar(f"eval/mAP/{group}", value, step)
+    finally:
+        writer.close()

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from gil.losses import gil as core
-from gil.losses.gil import GILConfig
+from gil.losses.gil import GIL_SETTINGS, GILConfig
 
 MODULE_NAME = "gil_loss.py"  # the module `install` writes into OPENGAIT_ROOT/opengait/modeling/losses/
 MARKER = "# written by `gil opengait install`"
@@ -38,6 +38,7 @@ class GeneralizedInterClassLoss(nn.Module):
     ``info`` holds detached tensors, as OpenGait's losses return.
     """
 
+    # GIL's keywords written out again on purpose: OpenGait keeps only the names inspect.getfullargspec lists
     def __init__(
         self,
         loss_term_weight: float = 1.0,
@@ -55,20 +56,9 @@ class GeneralizedInterClassLoss(nn.Module):
     ) -> None:
         super().__init__()
         self.loss_term_weight = float(loss_term_weight)
-        self.loss = core.GeneralizedInterClassLoss(
-            form=form,
-            pair_weight=pair_weight,
-            margin=margin,
-            uniformity_weight=uniformity_weight,
-            m0=m0,
-            kappa=kappa,
-            m_min=m_min,
-            m_max=m_max,
-            tau=tau,
-            t=t,
-            layout="ncp",
-            empty_batch=empty_batch,
-        )
+        arguments = locals()
+        settings = {name: arguments[name] for name in GIL_SETTINGS}
+        self.loss = core.GeneralizedInterClassLoss(**settings, layout="ncp", empty_batch=empty_batch)
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         if embeddings.dim() != 3:

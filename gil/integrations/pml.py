@@ -17,45 +17,21 @@ from pytorch_metric_learning.losses import BaseMetricLossFunction
 from torch import Tensor
 
 from gil.losses import gil as core
-from gil.losses.gil import GILConfig
+from gil.losses.gil import GIL_SETTINGS
 
 
 class GeneralizedInterClassLoss(BaseMetricLossFunction):
-    """GIL with pml's interface; arguments are :class:`gil.losses.gil.GILConfig`'s, plus ``empty_batch``
+    """GIL with pml's interface; keyword arguments named like :class:`gil.losses.gil.GILConfig`'s fields set GIL
+    (``form``, ``m0``, …; others go to pml's base class), plus ``empty_batch``
     (``"zero"``, pml's behaviour, or ``"raise"``) and pml's own keyword arguments (``reducer`` is unused: the loss
     is already reduced). ``last_info`` holds the core loss's terms of the last call (floats), for logging."""
 
-    def __init__(
-        self,
-        form: str = GILConfig.form,
-        pair_weight: str | None = GILConfig.pair_weight,
-        margin: str | None = GILConfig.margin,
-        uniformity_weight: float = GILConfig.uniformity_weight,
-        m0: float = GILConfig.m0,
-        kappa: float = GILConfig.kappa,
-        m_min: float = GILConfig.m_min,
-        m_max: float = GILConfig.m_max,
-        tau: float = GILConfig.tau,
-        t: float = GILConfig.t,
-        empty_batch: str = "zero",
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, empty_batch: str = "zero", **kwargs: Any) -> None:
+        settings = {name: kwargs.pop(name) for name in list(kwargs) if name in GIL_SETTINGS}
         if "distance" in kwargs:
             raise ValueError("GeneralizedInterClassLoss (pml): GIL computes its own distances; drop distance=")
-        super().__init__(**kwargs)
-        self.gil = core.GeneralizedInterClassLoss(
-            form=form,
-            pair_weight=pair_weight,
-            margin=margin,
-            uniformity_weight=uniformity_weight,
-            m0=m0,
-            kappa=kappa,
-            m_min=m_min,
-            m_max=m_max,
-            tau=tau,
-            t=t,
-            empty_batch=empty_batch,
-        )
+        super().__init__(**kwargs)  # pml's own arguments (reducer, regularizers, ...)
+        self.gil = core.GeneralizedInterClassLoss(**settings, empty_batch=empty_batch)
         self.last_info: dict[str, float] = {}
 
     def compute_loss(

@@ -42,6 +42,7 @@ uniformity_weight=0``; with ``pair_weight="none"`` as well, the margin form is e
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -109,6 +110,9 @@ class GILConfig:
         default_margin = "none" if self.form == "softmax_official" else "adaptive"
         object.__setattr__(self, "pair_weight", self.pair_weight or ("official" if self.form == "margin" else "none"))
         object.__setattr__(self, "margin", self.margin or default_margin)
+
+
+GIL_SETTINGS = tuple(f.name for f in dataclasses.fields(GILConfig))  # the keyword names of GIL's settings
 
 
 # --- 1. dynamic pair weights ---------------------------------------------------------------------
@@ -323,6 +327,7 @@ class GeneralizedInterClassLoss(nn.Module):
 
 
 __all__ = [
+    "GIL_SETTINGS",
     "GILConfig",
     "GeneralizedInterClassLoss",
     "adaptive_margins",

@@ -93,8 +93,6 @@ def _eval(args: argparse.Namespace) -> int:
         device = environment.pick_device(args.device)
         path = Path(args.checkpoint)
         if args.opengait:
-            if checkpoint.is_gil_checkpoint(path):
-                raise ValueError(f"{path}: a gil checkpoint (written by gil train), not OpenGait's; drop --opengait")
             num_classes = args.num_classes or len(partition_of(config).train)
             model = build_model(config.model.name, num_classes, width=config.model.width, **config.model.kwargs)
             load_opengait_checkpoint(path, model)

@@ -73,6 +73,8 @@ def _read_state_dict(path: str | os.PathLike[str]) -> tuple[Mapping[str, Tensor]
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle and zip errors have no common base class
         raise ValueError(f"{os.fspath(path)}: not a readable torch checkpoint ({err})") from err
+    if isinstance(ckpt, Mapping) and "fingerprint" in ckpt:
+        raise ValueError(f"{os.fspath(path)}: a gil checkpoint (written by gil train), not OpenGait's; drop --opengait")
     if isinstance(ckpt, Mapping) and isinstance(ckpt.get("model"), Mapping):
         state, iteration = ckpt["model"], ckpt.get("iteration")
     elif isinstance(ckpt, Mapping) and all(isinstance(v, Tensor) for v in ckpt.values()):

@@ -118,12 +118,3 @@ def model_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], int | None
         raise ValueError(f"{path}: 'model' holds a {type(state['model']).__name__}, expected a state dict")
     num_classes = state.get("num_classes")
     return dict(state["model"]), int(num_classes) if isinstance(num_classes, int) else None
-
-
-def is_gil_checkpoint(path: str | Path) -> bool:
-    """True when ``path`` loads as a dict written by the trainer (it has ``model`` and ``fingerprint``)."""
-    try:
-        state = load(path)
-    except ValueError:
-        return False
-    return isinstance(state, Mapping) and "model" in state and "fingerprint" in state

@@ -60,20 +60,20 @@ def partition_of(config: RunConfig) -> Partition:
 
 
 def check_batch(config: RunConfig, dataset: GaitDataset) -> None:
-    """Raise before any work when the training data cannot fill a ``data.identities`` × ``data.per_identity`` batch."""
+    """Raise before any work when the identities on disk cannot fill a ``data.identities`` × ``data.per_identity``
+    batch (the config itself has checked both are >= 1; the sampler checks again when it is built, after the
+    folder exists, so this is the error named by config key)."""
     identities = len(dataset.subjects)
     if identities < 2:
         raise ValueError(
             f"{config.data_root()}: the training partition has {identities} identit{'y' if identities == 1 else 'ies'} "
             "on disk; a metric loss needs at least 2"
         )
-    if not 1 <= config.data.identities <= identities:
+    if config.data.identities > identities:
         raise ValueError(
             f"data.identities={config.data.identities} identities per batch, but the training partition has "
             f"{identities} identities on disk in {config.data_root()}; expected 1 <= data.identities <= {identities}"
         )
-    if config.data.per_identity < 1:
-        raise ValueError(f"data.per_identity={config.data.per_identity}: expected at least 1 sequence per identity")
 
 
 class Trainer:

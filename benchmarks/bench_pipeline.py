@@ -12,7 +12,8 @@ them alike); every figure is a median of ``--repeats`` (>= 5) repeats, and each 
   triplet (target <= 1.1) and the peak GPU memory;
 - training step, CPU preset (GaitGL width 0.25, 8×4 clips × 30 × 32×22): GIL margin and softmax / triplet
   (target <= 1.1),
-  bf16 autocast / fp32 and, with ``--compile``, torch.compile / eager (reported; no target on a CPU);
+  bf16 autocast / fp32 and, with ``--compile``, torch.compile / eager (reported; no target on a CPU), and the
+  trainer's per-step finiteness checks / a GIL step (target <= 0.05);
 - SynGait generation, 2 workers / 1 worker speed-up (target: near-linear, >= 1.8 on 2 idle cores).
 
 ``--write`` appends the table with a description of the machine to ``benchmarks/RESULTS.md``.
@@ -38,7 +39,7 @@ from gil.data.loader import build_train_loader
 from gil.data.opengait import GaitDataset
 from gil.data.syngait import PRESETS, generate
 from gil.experiments.runs import embedded_config
-from gil.train import Trainer
+from gil.train import Trainer, checkpoint
 
 
 def _median_seconds(fn: Callable[[], object], repeats: int) -> float:
@@ -73,6 +74,17 @@ def step_seconds(trainers: dict[str, Trainer], device: str, repeats: int) -> dic
             _sync(device)
             times[name].append(time.perf_counter() - tic)
     return {name: statistics.median(values) for name, values in times.items()}
+
+
+def finiteness_seconds(trainer: Trainer, repeats: int) -> float:
+    """Median seconds of the trainer's per-step checks (gradients after backward, weights after the update), on the
+    gradients and weights its last ``train_step`` left (the same calls ``train_step`` makes)."""
+
+    def both() -> None:
+        checkpoint.nonfinite_tensors(dict(trainer.named_tensors(grads=True)))
+        checkpoint.nonfinite_tensors(dict(trainer.named_tensors(grads=False)))
+
+    return _median_seconds(both, repeats * 5)
 
 
 def loader_sequences_per_second(root: Path, identities: int, per_identity: int, workers: int, repeats: int) -> float:
@@ -159,6 +171,15 @@ def main(argv: list[str] | None = None) -> int:
             ("step GIL softmax / triplet (CPU preset, fp32)", steps["gil softmax"] / steps["triplet"], "<= 1.1", "")
         )
         rows.append(("step bf16 autocast / fp32 (GIL margin)", steps["gil bf16"] / steps["gil"], "reported", ""))
+        checks = finiteness_seconds(trainers["gil"], repeats)
+        rows.append(
+            (
+                "finiteness checks (every gradient and weight) / GIL step (CPU preset)",
+                checks / steps["gil"],
+                "<= 0.05",
+                f"{checks * 1e3:.2f} ms of a {steps['gil'] * 1e3:.0f} ms step ({100 * checks / steps['gil']:.2f} %)",
+            )
+        )
         if args.compile:
             rows.append(
                 ("step torch.compile / eager (GIL margin)", steps["gil compile"] / steps["gil"], "reported", "")

@@ -179,7 +179,7 @@ class Trainer:
         environment.barrier()
 
     # -- finiteness ----------------------------------------------------------------------------------
-    def _named(self, grads: bool) -> list[tuple[str, torch.Tensor]]:
+    def named_tensors(self, grads: bool) -> list[tuple[str, torch.Tensor]]:
         """``(name, tensor)`` for every trainable parameter (or its gradient) of the model and the loss."""
         named = [(f"model.{k}", v) for k, v in self.model.named_parameters()]
         named += [(f"loss.{k}", v) for k, v in self.loss.named_parameters()]
@@ -239,14 +239,14 @@ class Trainer:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.config.trainer.grad_clip)
         # under fp16 AMP the scaler skips steps with inf/NaN gradients itself (and lowers its scale)
         if not self.scaler.is_enabled():
-            bad = checkpoint.nonfinite_tensors(dict(self._named(grads=True)))
+            bad = checkpoint.nonfinite_tensors(dict(self.named_tensors(grads=True)))
             if bad:
                 if skip:
                     return self._skip(info)
                 raise self._diverged("gradient", [f"grad of {name}" for name in bad])
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        bad = checkpoint.nonfinite_tensors(dict(self._named(grads=False)))
+        bad = checkpoint.nonfinite_tensors(dict(self.named_tensors(grads=False)))
         if bad:  # finite gradients, non-finite update (an overflow): the step cannot be undone, so stop
             raise self._diverged("parameter after the update", bad)
         self.scheduler.step()

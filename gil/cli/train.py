@@ -41,13 +41,22 @@ FORMATS = ("table", "csv", "json")
 
 
 def format_report(report: dict, fmt: str) -> str:
-    """An ``eval.json`` dict as printed by ``gil train`` / ``gil eval``: a table (rank-1, mAP, probes per group),
-    CSV of the same, or JSON of the rank-1 and mAP summaries."""
+    """An ``eval.json`` dict as printed by ``gil train`` / ``gil eval``: a table (rank-1/5/10, mAP, mINP, probes
+    per group), CSV of the same, or JSON of the measures per group (``rank1``, ``rank5``, ``rank10``, ``mAP``,
+    ``mINP``, ``probes``; NaN as null)."""
     from gil.evaluate import ProtocolResult
 
+    result = ProtocolResult.from_dict(report)
+    table = result.table()
     if fmt == "json":
-        return json.dumps({"rank1": report["summary"], "mAP": report.get("map_summary", {})}, indent=2)
-    table = ProtocolResult.from_dict(report).table()
+        names = {col: col.split(" ")[0].replace("-", "") for col in table.columns}  # "rank-5 (%)" -> "rank5"
+        measures = {
+            names[col]: {
+                g: None if v != v else (int(v) if col == "probes" else float(v)) for g, v in table[col].items()
+            }
+            for col in table.columns
+        }
+        return json.dumps({"protocol": result.protocol, "metric": result.metric, **measures}, indent=2)
     if fmt == "csv":
         return table.to_csv(float_format="%.2f").rstrip()
     return f"{report['protocol']} ({report['metric']}, {report['num_gallery']} gallery sequences)\n" + table.to_string(
@@ -79,13 +88,21 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    from gil import config as config_lib
     from gil.evaluate.run import evaluate_model, evaluate_run
     from gil.files import write_json
     from gil.models import build_model, load_opengait_checkpoint
     from gil.train import checkpoint, environment, partition_of
 
     if args.run:
-        report = evaluate_run(args.run, device=args.device)
+        if args.config or args.checkpoint or args.data_root:
+            raise ValueError(
+                "gil eval --run uses the run's own config and checkpoint; drop --config/--checkpoint/--data-root"
+            )
+        overrides = config_lib.parse_overrides(args.overrides)
+        report = evaluate_run(args.run, device=args.device, overrides=overrides)
+        if args.out:
+            write_json(Path(args.out), report)
     else:
         if not (args.checkpoint and args.config):
             raise ValueError("gil eval needs --run DIR, or --checkpoint FILE with --config")
@@ -155,7 +172,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--opengait", action="store_true", help="--checkpoint is an OpenGait .pt file")
     evaluate.add_argument("--num-classes", type=int, help="classifier size of the checkpoint (default: train ids)")
     evaluate.add_argument("--device", default="auto")
-    evaluate.add_argument("--out", help="write eval.json here (with --checkpoint)")
+    evaluate.add_argument(
+        "--out", help="write the result (eval.json's form) here; --run with --set eval.… writes only here"
+    )
     _add_format_argument(evaluate)
     _add_config_arguments(evaluate, required=False)
     evaluate.set_defaults(func=_eval)

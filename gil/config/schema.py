@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-PROTOCOLS = ("casia-b", "oumvlp")
+PROTOCOLS = ("casia-b", "oumvlp", "probe-gallery")
+GALLERIES = ("single-view", "cross-view")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("multistep", "cosine", "constant")
 AMP_MODES = ("auto", "off", "bf16", "fp16")
@@ -39,7 +40,7 @@ class DataConfig:
     root: str = "data/syngait-small"  # OpenGait pkl layout: ROOT/<subject>/<condition>/<view>/*.pkl
     # "dataset" = ROOT/partition.json; or a name ("casia-b-lt", "casia-b-mt", "casia-b-st", "oumvlp") or a path
     partition: str = "dataset"
-    protocol: str = "casia-b"  # evaluation protocol: casia-b | oumvlp
+    protocol: str = "casia-b"  # evaluation protocol: casia-b | oumvlp | probe-gallery (eval.probe_types …)
     resolution: tuple[int, int] = (64, 44)  # (h, w) after the 10-column crop; (32, 22) for CPU presets
     frames: int = 30  # training clip length (OpenGait: 30 ordered frames)
     identities: int = 8  # identities per batch (P of the P×K batch)
@@ -149,10 +150,18 @@ class EvalConfig:
     metric: str = "euclidean"  # euclidean | cosine
     batch_size: int = 1  # sequences per forward pass (padded to the longest)
     drop_probes_without_gallery: bool = False  # OUMVLP only
+    # casia-b / oumvlp: single-view (the gallery of one view at a time) or cross-view (OpenGait's cross-view gallery)
+    gallery: str = "single-view"
+    # data.protocol=probe-gallery: probes and gallery by sequence type (the condition level of the layout);
+    # an empty gallery_types means every sequence that is not a probe
+    probe_types: tuple[str, ...] = ()
+    gallery_types: tuple[str, ...] = ()
+    exclude_same_view: bool = False  # probe-gallery: drop the probe's identity in its own view from its gallery
 
     def __post_init__(self) -> None:
         _one_of(self.metric, EVAL_METRICS, "eval.metric")
         _expect(self.batch_size >= 1, "eval.batch_size", "an integer >= 1", self.batch_size)
+        _one_of(self.gallery, GALLERIES, "eval.gallery")
 
 
 @dataclass(frozen=True)
@@ -165,6 +174,25 @@ class RunConfig:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def __post_init__(self) -> None:
+        generic = self.data.protocol == "probe-gallery"
+        _expect(
+            bool(self.eval.probe_types) == generic,
+            "eval.probe_types",
+            "a list of probe sequence types with data.protocol=probe-gallery, and none otherwise",
+            list(self.eval.probe_types),
+        )
+        if not generic:
+            for key in ("gallery_types", "exclude_same_view"):
+                value = getattr(self.eval, key)
+                _expect(not value, f"eval.{key}", "its default unless data.protocol=probe-gallery", value)
+        _expect(
+            not (generic and self.eval.gallery != "single-view"),
+            "eval.gallery",
+            "single-view with data.protocol=probe-gallery (its gallery is eval.gallery_types)",
+            self.eval.gallery,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(dataclasses.asdict(self))
@@ -186,6 +214,9 @@ class RunConfig:
             content["data"]["root"] = str(root)
         for key in ("log_every", "checkpoint_every", "threads", "device", "nonfinite"):
             content["trainer"].pop(key)
+        for key, default in _LATER_EVAL_KEYS.items():  # count only when set: older run folders keep their names
+            if content["eval"][key] == default:
+                content["eval"].pop(key)
         content.pop("name")
         blob = json.dumps(content, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:10]
@@ -205,6 +236,9 @@ class RunConfig:
         if self.data.partition != "dataset" and self.data.partition not in NAMES:
             data["partition"] = str(resolve_path(self.data.partition, base))
         return dataclasses.replace(self, data=dataclasses.replace(self.data, **data))
+
+
+_LATER_EVAL_KEYS = {"gallery": "single-view", "probe_types": [], "gallery_types": [], "exclude_same_view": False}
 
 
 def resolve_path(path: str | Path, base: str | Path | None = None) -> Path:

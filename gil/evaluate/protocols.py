@@ -11,9 +11,10 @@ views. OpenGait rounds every cell to two decimals before averaging; we do not ro
 
 Distances are :mod:`gil.evaluate.distance`'s, computed in row chunks.
 
-mAP (OpenGait's single-view protocol has none): per probe, average precision over the gallery of
-the view pair ranked by distance; probes with no sequence of their subject there have no AP and are
-left out of the mean (as OpenGait's ``compute_ACC_mAP``). Ties in distance go to the lower index.
+mAP, rank-5/10 and mINP (OpenGait's single-view protocol reports rank-1 only; SUSTech1K's adds rank-5):
+per probe and view pair, :mod:`gil.evaluate.ranking`'s measures over the gallery of that view. Rank-k
+cells average like rank-1; probes with no sequence of their subject there have no AP and no INP and are
+left out of those means (as OpenGait's ``compute_ACC_mAP``). Ties in distance go to the lower index.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from gil.evaluate.distance import (
     _parts_first,
     _sq_norms,
 )
+from gil.evaluate.ranking import RANKS, rank_probes
 from gil.evaluate.result import ProtocolResult
 
 CASIA_B_GALLERY = ("nm-01", "nm-02", "nm-03", "nm-04")
@@ -115,8 +117,10 @@ def _cross_view(
     gal_sq = _sq_norms(gal) if metric == "euclidean" else None  # [p, 1, m]
     g_sub_t = torch.as_tensor(sub[g_idx], device=dev)
     p_sub_t = torch.as_tensor(p_sub, device=dev)
-    hits = np.zeros((len(p_idx), n_views), dtype=bool)
+    hits = np.zeros((len(p_idx), n_views), dtype=bool)  # rank-1
+    first = np.full((len(p_idx), n_views), -1)  # position of the first match (with compute_map)
     ap = np.full((len(p_idx), n_views), np.nan)
+    inp = np.full((len(p_idx), n_views), np.nan)
     rows = _chunk_rows(emb.shape[1], len(g_idx), chunk_size)
     for start in tqdm(range(0, len(p_idx), rows), desc=protocol, disable=not progress, leave=False):
         stop = min(start + rows, len(p_idx))
@@ -128,17 +132,29 @@ def _cross_view(
                 continue
             d, labels = dist[:, lo:hi], g_sub_t[lo:hi]  # [r, m_v], [m_v]
             if compute_map:
-                match = labels[torch.argsort(d, dim=1, stable=True)] == truth  # [r, m_v], by distance
-                hits[start:stop, v] = match[:, 0].cpu().numpy()
-                ap[start:stop, v] = _average_precision(match).cpu().numpy()
+                ranked = rank_probes(d, truth[:, 0], labels)
+                first[start:stop, v] = ranked.first_match
+                hits[start:stop, v] = ranked.first_match == 0
+                ap[start:stop, v] = ranked.average_precision
+                inp[start:stop, v] = ranked.inverse_negative_penalty
             else:
                 hits[start:stop, v] = (labels[d.argmin(dim=1)] == truth[:, 0]).cpu().numpy()
 
     gallery_views = bounds[1:] > bounds[:-1]  # [V] views with a gallery sequence
     valid = (has if drop else np.ones_like(has)) & gallery_views  # [n_probe, V]
     cell = p_group * n_views + p_view  # one row per (group, probe view)
-    rank1 = _cell_mean(hits.astype(float), valid, cell, len(groups) * n_views)
-    mean_ap = _cell_mean(np.nan_to_num(ap), ~np.isnan(ap) & gallery_views, cell, len(groups) * n_views)
+    n_cells = len(groups) * n_views
+    rank1 = _cell_mean(hits.astype(float), valid, cell, n_cells)
+    extra: dict[str, Any] = {}
+    mean_ap = None
+    if compute_map:
+        matched = (first >= 0) & gallery_views
+        extra["cmc_summary"] = {
+            k: _summary(_cell_mean(((first >= 0) & (first < k)).astype(float), valid, cell, n_cells), groups, view_list)
+            for k in RANKS
+        }
+        extra["minp_summary"] = _summary(_cell_mean(np.nan_to_num(inp), matched, cell, n_cells), groups, view_list)
+        mean_ap = _cell_mean(np.nan_to_num(ap), matched, cell, n_cells)
     off_diag = p_view[:, None] != np.arange(n_views)[None, :]
     return _assemble(
         protocol,
@@ -147,25 +163,12 @@ def _cross_view(
         groups,
         view_list,
         rank1,
-        mean_ap if compute_map else None,
+        mean_ap,
+        **extra,
         num_probes={g: int((p_group == i).sum()) for i, g in enumerate(groups)},
         num_gallery=len(g_idx),
         num_dropped={g: int((~valid & gallery_views & off_diag)[p_group == i].sum()) for i, g in enumerate(groups)},
     )
-
-
-def _average_precision(match: torch.Tensor) -> torch.Tensor:
-    """``match [r, m]`` bool, gallery sorted by distance -> AP ``[r]`` float64 (NaN where no match).
-
-    AP = mean over the relevant items of (relevant items so far) / (rank); only the relevant
-    positions are touched in float64.
-    """
-    found = match.cumsum(1, dtype=torch.int32)  # [r, m], relevant items up to each rank
-    row, pos = match.nonzero(as_tuple=True)
-    precision = found[row, pos].double() / (pos + 1).double()  # [n_relevant]
-    total = torch.zeros(match.shape[0], dtype=torch.float64, device=match.device).index_add_(0, row, precision)
-    num_rel = found[:, -1].double()
-    return torch.where(num_rel > 0, total / num_rel.clamp_min(1), torch.nan)
 
 
 def _cell_mean(values: np.ndarray, valid: np.ndarray, cell: np.ndarray, n_cells: int) -> np.ndarray:
@@ -176,6 +179,11 @@ def _cell_mean(values: np.ndarray, valid: np.ndarray, cell: np.ndarray, n_cells:
     np.add.at(count, cell, valid)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(count > 0, 100.0 * total / count, np.nan)
+
+
+def _summary(flat: np.ndarray, groups: Sequence[str], views: list[str]) -> dict[str, float]:
+    """Flat ``[groups * V, V]`` cell means -> the protocol's summary per group (as rank-1's)."""
+    return _per_view(_tables(flat, groups, views))[1]
 
 
 def _tables(flat: np.ndarray, groups: Sequence[str], views: list[str]) -> dict[str, pd.DataFrame]:

@@ -1,5 +1,6 @@
-"""The outcome of a cross-view protocol (:func:`gil.evaluate.casia_b` / :func:`gil.evaluate.oumvlp`) and its
-JSON form, the content of a run's ``eval.json``."""
+"""The outcome of an evaluation protocol (:func:`gil.evaluate.casia_b`, :func:`~gil.evaluate.oumvlp`,
+:func:`~gil.evaluate.cross_view_gallery`, :func:`~gil.evaluate.probe_gallery`) and its JSON form, the content of a
+run's ``eval.json``."""
 
 from __future__ import annotations
 
@@ -14,14 +15,18 @@ import pandas as pd
 
 @dataclass(frozen=True)
 class ProtocolResult:
-    """Outcome of a cross-view protocol; all accuracies in percent.
+    """Outcome of a protocol; all accuracies in percent.
 
     ``summary``: mean rank-1 per probe group (``{"NM", "BG", "CL"}`` or ``{"all"}``).
     ``rank1[group]``: probe view × gallery view table, NaN on the diagonal (identical view excluded)
-    and where a cell has no probe. ``rank1_per_view``: probe view × group, mean over gallery views
-    other than the probe's. ``map_summary``, ``mean_ap``, ``map_per_view``: the same for mAP (empty
-    when ``compute_map=False``). ``num_probes[group]``, ``num_gallery``: sequence counts;
-    ``num_dropped[group]``: probe × gallery-view pairs left out by ``drop_probes_without_gallery``.
+    and where a cell has no probe (single-view-gallery protocols only; empty otherwise).
+    ``rank1_per_view``: probe view × group, mean over gallery views other than the probe's (single-view
+    gallery) or over the probes of the view (cross-view gallery); empty for :func:`probe_gallery`.
+    ``map_summary``, ``mean_ap``, ``map_per_view``: the same for mAP. ``cmc_summary[k][group]``: rank-k
+    for k = 1, 5, 10; ``minp_summary[group]``: mINP. mAP, CMC and mINP are empty when
+    ``compute_map=False``. ``num_probes[group]``, ``num_gallery``: sequence counts; ``num_dropped[group]``:
+    probe × gallery-view pairs left out by ``drop_probes_without_gallery`` (OUMVLP), or probes whose
+    identity is absent from the gallery (:func:`probe_gallery`, which leaves them out as OpenGait does).
     """
 
     protocol: str
@@ -33,6 +38,8 @@ class ProtocolResult:
     map_summary: dict[str, float] = field(default_factory=dict)
     mean_ap: dict[str, pd.DataFrame] = field(default_factory=dict)
     map_per_view: pd.DataFrame = field(default_factory=pd.DataFrame)
+    cmc_summary: dict[int, dict[str, float]] = field(default_factory=dict)
+    minp_summary: dict[str, float] = field(default_factory=dict)
     num_probes: dict[str, int] = field(default_factory=dict)
     num_gallery: int = 0
     num_dropped: dict[str, int] = field(default_factory=dict)
@@ -49,18 +56,22 @@ class ProtocolResult:
             "rank1_per_view": _frame_to_json(self.rank1_per_view),
             "mean_ap": {k: _frame_to_json(v) for k, v in self.mean_ap.items()},
             "map_per_view": _frame_to_json(self.map_per_view),
+            "cmc_summary": {str(k): {g: _json_float(v) for g, v in row.items()} for k, row in self.cmc_summary.items()},
+            "minp_summary": {k: _json_float(v) for k, v in self.minp_summary.items()},
             "num_probes": dict(self.num_probes),
             "num_gallery": self.num_gallery,
             "num_dropped": dict(self.num_dropped),
         }
 
     def table(self) -> pd.DataFrame:
-        """One row per probe group: ``rank-1 (%)``, ``mAP (%)`` (NaN without mAP) and ``probes`` — what
-        ``gil eval`` prints."""
+        """One row per probe group: ``rank-1 (%)``, ``rank-5 (%)``, ``rank-10 (%)``, ``mAP (%)``, ``mINP (%)``
+        (NaN where not computed) and ``probes`` — what ``gil eval`` prints."""
+        ranks = sorted(set(self.cmc_summary) | {1})
         rows = {
             group: {
-                "rank-1 (%)": value,
+                **{f"rank-{k} (%)": value if k == 1 else self.cmc_summary[k].get(group, math.nan) for k in ranks},
                 "mAP (%)": self.map_summary.get(group, math.nan),
+                "mINP (%)": self.minp_summary.get(group, math.nan),
                 "probes": self.num_probes.get(group, 0),
             }
             for group, value in self.summary.items()
@@ -83,6 +94,10 @@ class ProtocolResult:
                 map_summary={k: _nan(v) for k, v in data["map_summary"].items()},
                 mean_ap={k: _frame_from_json(v) for k, v in data["mean_ap"].items()},
                 map_per_view=_frame_from_json(data["map_per_view"]),
+                cmc_summary={  # absent from older eval.json files
+                    int(k): {g: _nan(v) for g, v in row.items()} for k, row in data.get("cmc_summary", {}).items()
+                },
+                minp_summary={k: _nan(v) for k, v in data.get("minp_summary", {}).items()},
                 num_probes=dict(data["num_probes"]),
                 num_gallery=int(data["num_gallery"]),
                 num_dropped=dict(data["num_dropped"]),

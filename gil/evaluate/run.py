@@ -19,6 +19,7 @@ from gil.data.opengait import GaitDataset
 from gil.evaluate.extract import extract_embeddings
 from gil.evaluate.protocols import casia_b, oumvlp
 from gil.evaluate.result import ProtocolResult
+from gil.evaluate.retrieval import cross_view_gallery, probe_gallery, type_mask
 from gil.files import write_atomic, write_json
 from gil.models import build_model
 from gil.train import CHECKPOINT_NAME, checkpoint, environment, partition_of
@@ -69,19 +70,7 @@ def evaluate_model(
     subjects = [r.subject for r in dataset.records]
     conditions = [r.condition for r in dataset.records]
     views = [r.view for r in dataset.records]
-    if config.data.protocol == "casia-b":
-        result = casia_b(embeddings, subjects, conditions, views, metric=config.eval.metric)
-    elif config.data.protocol == "oumvlp":
-        result = oumvlp(
-            embeddings,
-            subjects,
-            conditions,
-            views,
-            metric=config.eval.metric,
-            drop_probes_without_gallery=config.eval.drop_probes_without_gallery,
-        )
-    else:
-        raise ValueError(f"data.protocol: expected casia-b or oumvlp, got '{config.data.protocol}'")
+    result = run_protocol(config, embeddings, subjects, conditions, views)
     arrays = {
         "embeddings": embeddings,
         "subjects": np.array(subjects),
@@ -91,27 +80,78 @@ def evaluate_model(
     return result, arrays
 
 
-def evaluate_run(run_dir: str | Path, device: str = "auto", progress: bool = True) -> dict[str, Any]:
+def run_protocol(
+    config: RunConfig, embeddings: Any, subjects: list[str], conditions: list[str], views: list[str]
+) -> ProtocolResult:
+    """The protocol ``config`` names (``data.protocol``, ``eval.*``) on ``embeddings [n, p, c]`` and their labels
+    (``n`` each: the subject, condition/type and view folder names)."""
+    protocol, settings, metric = config.data.protocol, config.eval, config.eval.metric
+    if protocol == "probe-gallery":
+        probe = type_mask(conditions, settings.probe_types, "eval.probe_types")
+        gallery = (
+            type_mask(conditions, settings.gallery_types, "eval.gallery_types") if settings.gallery_types else None
+        )
+        return probe_gallery(
+            embeddings,
+            subjects,
+            probe,
+            gallery,
+            views=views,
+            exclude_same_view=settings.exclude_same_view,
+            metric=metric,
+        )
+    if settings.gallery == "cross-view":
+        return cross_view_gallery(embeddings, subjects, conditions, views, dataset=protocol, metric=metric)
+    if protocol == "casia-b":
+        return casia_b(embeddings, subjects, conditions, views, metric=metric)
+    if protocol == "oumvlp":
+        return oumvlp(
+            embeddings,
+            subjects,
+            conditions,
+            views,
+            metric=metric,
+            drop_probes_without_gallery=settings.drop_probes_without_gallery,
+        )
+    raise ValueError(f"data.protocol: expected casia-b, oumvlp or probe-gallery, got '{protocol}'")
+
+
+EVALUATION_KEYS = ("eval.", "data.protocol")  # what `gil eval --run DIR --set` may change
+
+
+def evaluate_run(
+    run_dir: str | Path, device: str = "auto", progress: bool = True, overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Evaluate a trained run; writes ``eval.json`` and ``embeddings.npz`` atomically and returns the dict.
 
-    ``run_dir`` is the folder ``gil train --run-dir`` wrote (relative: from the working directory). The rank-1 and
-    mAP per probe group also go to the run's TensorBoard log (``tb/``) as ``eval/rank1/<group>`` and
-    ``eval/mAP/<group>`` at the final step.
+    ``run_dir`` is the folder ``gil train --run-dir`` wrote (relative: from the working directory). The measures
+    per probe group also go to the run's TensorBoard log (``tb/``) at the final step (:func:`log_to_tensorboard`).
+    ``overrides`` (dotted keys under ``eval.`` or ``data.protocol``) evaluate the run's model under other
+    evaluation settings; that result is only returned: the run folder's files belong to its own config.
     """
     run_dir = check_run_dir(run_dir)
-    config = load_run_config(run_dir)
+    overrides = dict(overrides or {})
+    refused = [key for key in overrides if not key.startswith(EVALUATION_KEYS)]
+    if refused:
+        raise ValueError(
+            f"--set {refused[0]}: a trained run can only be re-evaluated under other evaluation settings "
+            "(eval.*, data.protocol); train a new run to change anything else"
+        )
+    config = config_lib.load(run_dir / "config.yaml", overrides)
     torch_device = environment.pick_device(device)
     model = load_trained_model(config, run_dir, torch_device)
     result, arrays = evaluate_model(model, config, torch_device, progress=progress)
     report = result.to_dict()
-    write_json(run_dir / "eval.json", report)
-    write_atomic(run_dir / "embeddings.npz", lambda handle: np.savez_compressed(handle, **arrays))
-    log_to_tensorboard(run_dir, result, step=config.trainer.steps)
+    if not overrides:
+        write_json(run_dir / "eval.json", report)
+        write_atomic(run_dir / "embeddings.npz", lambda handle: np.savez_compressed(handle, **arrays))
+        log_to_tensorboard(run_dir, result, step=config.trainer.steps)
     return report
 
 
 def log_to_tensorboard(run_dir: Path, result: ProtocolResult, step: int) -> None:
-    """``eval/rank1/<group>`` and ``eval/mAP/<group>`` scalars into ``run_dir/tb`` (skipped without tensorboard)."""
+    """``eval/rank1/<group>``, ``eval/rank5/…``, ``eval/rank10/…``, ``eval/mAP/…`` and ``eval/mINP/…`` scalars into
+    ``run_dir/tb`` (skipped without tensorboard)."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
@@ -120,7 +160,13 @@ def log_to_tensorboard(run_dir: Path, result: ProtocolResult, step: int) -> None
     try:
         for group, value in result.summary.items():
             writer.add_scalar(f"eval/rank1/{group}", value, step)
+        for k, row in result.cmc_summary.items():
+            for group, value in row.items():
+                if k != 1:  # rank-1 is the summary above
+                    writer.add_scalar(f"eval/rank{k}/{group}", value, step)
         for group, value in result.map_summary.items():
             writer.add_scalar(f"eval/mAP/{group}", value, step)
+        for group, value in result.minp_summary.items():
+            writer.add_scalar(f"eval/mINP/{group}", value, step)
     finally:
         writer.close()

@@ -10,7 +10,7 @@ Rows, all measured in one run, medians of ``--repeats`` runs:
   always timed on every 20th probe and scaled to all probes (it takes minutes otherwise);
 - ``per view pair (OpenGait-style)``: one distance matrix and argmin per (condition, probe view,
   gallery view), as OpenGait's ``single_view_gallery_evaluation``;
-- ``casia_b rank-1`` and ``casia_b rank-1 + mAP``: this package.
+- ``casia_b rank-1`` and ``casia_b rank-1 + mAP`` (with rank-5/10 and mINP, from the same sort): this package.
 
 ``--quick`` times the per-probe loop on a subsample of probes and scales its time to all probes
 (its cost is linear in the probes); the tables are checked equal on that subsample.

@@ -70,11 +70,15 @@ def test_a_two_dimensional_input_is_refused():
         opengait.GeneralizedInterClassLoss()(torch.randn(4, 8), torch.arange(4) % 2)
 
 
+RECIPE = "gaitgl_authors_pr_recipe"
+
+
 @pytest.mark.parametrize("name", sorted(opengait.loss_cfg_snippets()))
 def test_every_snippet_builds_and_uses_the_models_triplet_key(name):
     entries = yaml.safe_load(opengait.loss_cfg_snippets()[name])["loss_cfg"]
     gil_entries = [e for e in entries if e["type"] == "GeneralizedInterClassLoss"]
-    assert len(gil_entries) == 1 and gil_entries[0]["log_prefix"] == "triplet"
+    # the authors' recipe keeps OpenGait's triplet under `triplet`; GIL takes the key their GaitGL adds
+    assert len(gil_entries) == 1 and gil_entries[0]["log_prefix"] == ("infonce" if name == RECIPE else "triplet")
     loss_func, dropped = build_like_opengait(opengait.GeneralizedInterClassLoss, gil_entries[0])
     assert dropped == ["log_prefix"]
     assert loss_func.loss.config.form == gil_entries[0]["form"]
@@ -84,7 +88,18 @@ def test_snippets_cover_every_backbone_and_form():
     names = set(opengait.loss_cfg_snippets())
     assert names == {
         f"{m}_gil_{f}" for m in ("gaitset", "gaitpart", "gaitgl", "gaitbase") for f in ("margin", "softmax")
-    }
+    } | {RECIPE}
+
+
+def test_the_authors_recipe_is_their_three_terms_at_weight_one():
+    entries = yaml.safe_load(opengait.loss_cfg_snippets()[RECIPE])["loss_cfg"]
+    assert [(e["type"], e["log_prefix"], e["loss_term_weight"]) for e in entries] == [
+        ("TripletLoss", "triplet", 1.0),
+        ("GeneralizedInterClassLoss", "infonce", 1.0),
+        ("CrossEntropyLoss", "softmax", 1.0),
+    ]
+    loss_func, _ = build_like_opengait(opengait.GeneralizedInterClassLoss, entries[1])
+    assert loss_func.loss.config.form == "softmax_official" and loss_func.loss.config.uniformity_weight == 0.0
 
 
 @pytest.fixture

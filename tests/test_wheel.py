@@ -63,7 +63,7 @@ def test_the_wheel_ships_configs_and_partitions_and_knows_it_has_no_checkout(whe
     where, project, name, sizes, snippets = result.stdout.split("\n")[:5]
     assert Path(where).is_relative_to(wheel_venv) and project == "None"
     assert name == "tiny-gaitgl-triplet" and sizes == "74 5154"
-    assert snippets == "8"  # the OpenGait loss_cfg snippets are package data too
+    assert snippets == "9"  # the OpenGait loss_cfg snippets (8 backbone × form, the authors' recipe) are package data
 
 
 def test_the_wheel_trains_and_evaluates_a_tiny_run_from_a_folder_outside_the_checkout(wheel_venv, tiny_root, tmp_path):

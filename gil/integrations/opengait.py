@@ -52,6 +52,8 @@ class GeneralizedInterClassLoss(nn.Module):
         m_max: float = GILConfig.m_max,
         tau: float = GILConfig.tau,
         t: float = GILConfig.t,
+        uniformity_scale: str = GILConfig.uniformity_scale,
+        metric_space: str = GILConfig.metric_space,
         empty_batch: str = "zero",
     ) -> None:
         super().__init__()

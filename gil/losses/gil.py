@@ -24,6 +24,11 @@ averaged over parts. Per part: ``d_ij = ||e_i − e_j||₂`` and ``s_ij = cos(e_
 5. Class-level uniformity: centres as in 3 *with* gradient,
    ``L_u = log(mean_{a≠b} exp(−t ||μ_a − μ_b||²))`` (Wang & Isola 2020), mean over parts.
 6. Total: ``L = L_m (or L_s) + λ_u · L_u``.
+   ``uniformity_scale="norm"``: ``λ_u · sg(mean |e|) · L_u`` — L_u's gradient on an embedding scales as 1/|e|;
+   multiplied by the batch's detached mean part norm it is on the scale of the margin term's, whatever the
+   network's output scale (issue #17's candidate "norm-scaled").
+   ``metric_space="sphere"`` (margin form): ``d_ij = ||ê_i − ê_j||`` — the margin term on the hypersphere the
+   class centres, the margins and L_u live on (issue #17's candidate "sphere").
 7. ``form="softmax_official"`` — the authors' InfoLoss: over the triplets of 2,
    ``softplus((e_a·e_n − e_a·e_p)/τ)`` on raw dot products, mean over triplets, then parts.
    No margin (its ``margin`` must stay unset). Their 50k-iteration re-weighting is not reproduced.
@@ -67,6 +72,8 @@ from gil.losses.triplet import batch_all_triplet
 FORMS = ("margin", "softmax", "softmax_official")
 PAIR_WEIGHTS = ("official", "none")
 MARGINS = ("fixed", "adaptive")
+UNIFORMITY_SCALES = ("none", "norm")
+METRIC_SPACES = ("raw", "sphere")
 _EPS = 1e-12  # norm floor, F.normalize's: ê = e / max(|e|, ε)
 
 
@@ -84,6 +91,8 @@ class GILConfig:
     m_max: float = 0.5
     tau: float = 0.1  # softmax temperature, the authors' value
     t: float = 2.0  # uniformity temperature (Wang & Isola)
+    uniformity_scale: str = "none"  # "norm": λ_u times the batch's detached mean part norm
+    metric_space: str = "raw"  # margin form on raw embeddings ("raw", the authors') or on ê ("sphere")
 
     def __post_init__(self) -> None:
         def bad(field: str, expected: str) -> ValueError:
@@ -107,6 +116,12 @@ class GILConfig:
                 raise bad(field, "> 0")
         if not self.m_min <= self.m_max:
             raise bad("m_max", f">= m_min = {self.m_min}")
+        if self.uniformity_scale not in UNIFORMITY_SCALES:
+            raise bad("uniformity_scale", f"one of {UNIFORMITY_SCALES}")
+        if self.metric_space not in METRIC_SPACES:
+            raise bad("metric_space", f"one of {METRIC_SPACES}")
+        if self.metric_space == "sphere" and self.form != "margin":
+            raise bad("metric_space", f"'raw' with form={self.form!r} (the softmax form is on the sphere already)")
         default_margin = "none" if self.form == "softmax_official" else "adaptive"
         object.__setattr__(self, "pair_weight", self.pair_weight or ("official" if self.form == "margin" else "none"))
         object.__setattr__(self, "margin", self.margin or default_margin)
@@ -200,6 +215,8 @@ class GeneralizedInterClassLoss(nn.Module):
         m_max: float = GILConfig.m_max,
         tau: float = GILConfig.tau,
         t: float = GILConfig.t,
+        uniformity_scale: str = GILConfig.uniformity_scale,
+        metric_space: str = GILConfig.metric_space,
         layout: str = "npc",
         empty_batch: str = "raise",
     ) -> None:
@@ -217,6 +234,8 @@ class GeneralizedInterClassLoss(nn.Module):
             m_max=float(m_max),
             tau=float(tau),
             t=float(t),
+            uniformity_scale=uniformity_scale,
+            metric_space=metric_space,
         )
         check_batch_options("GeneralizedInterClassLoss", layout, empty_batch)
         self.layout, self.empty_batch = layout, empty_batch  # how batches are read, not a setting of the method
@@ -241,14 +260,21 @@ class GeneralizedInterClassLoss(nn.Module):
             else:
                 centres = class_centres(x.detach(), inv_norm.detach(), index)  # only logged
             margins = self._negative_margins(centres.detach(), index)  # [p, n, m] or a float
-            if cfg.form == "margin":
+            if cfg.form == "margin" and cfg.metric_space == "sphere":
+                e_hat = x * inv_norm[..., None]  # [p, n, c]
+                hat_sq = e_hat.pow(2).sum(-1)
+                main, stats = self._margin_form(e_hat, hat_sq, inverse_norm(hat_sq), index, margins)
+            elif cfg.form == "margin":
                 main, stats = self._margin_form(x, sq_norm, inv_norm, index, margins)
             elif cfg.form == "softmax":
                 main, stats = self._softmax_form(x * inv_norm[..., None], index, margins)  # ê [p, n, c]
             else:
                 main, stats = self._softmax_official(x, index)
             l_u = uniformity(centres, cfg.t).mean()
-            loss = main + cfg.uniformity_weight * l_u if cfg.uniformity_weight > 0 else main
+            weight = cfg.uniformity_weight
+            if cfg.uniformity_scale == "norm":
+                weight = weight * sq_norm.detach().sqrt().mean()  # λ_u · sg(mean |e|)
+            loss = main + weight * l_u if cfg.uniformity_weight > 0 else main
         stats["mean_margin"] = self._mean_margin(margins, index)
         info = to_floats({"loss": loss, cfg.form: main, "uniformity": l_u, **stats})
         if self.empty_batch == "zero":

@@ -114,6 +114,32 @@ def test_uniformity_gradient_grows_as_the_embeddings_shrink():
     torch.testing.assert_close(grad_s, grad / alpha)
 
 
+def _gradient_of_uniformity(x, **cfg):
+    x = x.clone().requires_grad_(True)
+    with_u = GeneralizedInterClassLoss(form="margin", uniformity_weight=1.0, **cfg)(x, LABELS)[0]
+    without = GeneralizedInterClassLoss(form="margin", uniformity_weight=0, **cfg)(x, LABELS)[0]
+    return torch.autograd.grad(with_u - without, x)[0]
+
+
+def test_norm_scaled_uniformity_keeps_its_gradient_as_the_embeddings_shrink():
+    """Issue #17's candidate: λ_u · sg(mean |e|) · L_u has the same gradient at any global scale, like the
+    margin term's (which is scale-free in its gradient), so shrinking the embeddings no longer strengthens L_u."""
+    e, alpha = _emb(), 0.01
+    grad = _gradient_of_uniformity(e, uniformity_scale="norm")
+    torch.testing.assert_close(_gradient_of_uniformity(alpha * e, uniformity_scale="norm"), grad)
+    plain = _gradient_of_uniformity(e)
+    mean_norm = e.norm(dim=-1).mean()
+    torch.testing.assert_close(grad, plain * mean_norm)
+
+
+def test_sphere_margin_form_ignores_each_sample_s_scale():
+    """Issue #17's candidate: on the hypersphere the margin term does not see norms at all."""
+    e = _emb()
+    scale = torch.rand(e.shape[0], e.shape[1], 1, dtype=e.dtype, generator=torch.Generator().manual_seed(3)) + 0.1
+    loss_fn = GeneralizedInterClassLoss(form="margin", metric_space="sphere")
+    assert loss_fn(e * scale, LABELS)[0].item() == pytest.approx(loss_fn(e, LABELS)[0].item(), rel=1e-10)
+
+
 @pytest.mark.parametrize("amp_dtype", [torch.bfloat16, torch.float16])
 @pytest.mark.parametrize("cfg", FORMS, ids=IDS)
 def test_autocast_stays_finite_and_close(cfg, amp_dtype):
@@ -168,6 +194,9 @@ def test_bad_input_raises_clearly(loss_fn, embeddings, labels, message):
         (dict(tau=0.0), "tau must be > 0"),
         (dict(m_min=0.6, m_max=0.5), "m_max must be >= m_min"),
         (dict(uniformity_weight=-1), "uniformity_weight must be >= 0"),
+        (dict(uniformity_scale="batch"), "uniformity_scale must be one of"),
+        (dict(metric_space="cosine"), "metric_space must be one of"),
+        (dict(form="softmax", metric_space="sphere"), "the softmax form is on the sphere already"),
     ],
 )
 def test_bad_config_raises_clearly(kwargs, message):

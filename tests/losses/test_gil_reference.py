@@ -27,6 +27,12 @@ CONFIGS = (
     ]
     + [dict(form="softmax", margin=m, uniformity_weight=lam) for m in ("fixed", "adaptive") for lam in (0.0, 0.1)]
     + [dict(form="softmax_official", uniformity_weight=lam) for lam in (0.0, 0.1)]
+    # issue #17's candidates: L_u on the margin term's scale; the margin term on the hypersphere
+    + [
+        dict(form="margin", pair_weight="official", margin="adaptive", uniformity_scale="norm"),
+        dict(form="softmax", margin="adaptive", uniformity_scale="norm"),
+    ]
+    + [dict(form="margin", pair_weight=pw, margin="adaptive", metric_space="sphere") for pw in ("official", "none")]
 )
 
 
@@ -34,7 +40,20 @@ def _norm(v):
     return torch.sqrt((v * v).sum())
 
 
-def reference_gil(e, labels, form, pair_weight="none", margin="fixed", uniformity_weight=0.1):
+def _norm_rows(x):
+    return torch.stack([_norm(row) for row in x])[:, None]
+
+
+def reference_gil(
+    e,
+    labels,
+    form,
+    pair_weight="none",
+    margin="fixed",
+    uniformity_weight=0.1,
+    uniformity_scale="none",
+    metric_space="raw",
+):
     """GIL by DESIGN.md §3, one sample (pair, triplet) at a time. ``e [n, p, c]`` float64."""
     m0, kappa, m_min, m_max, tau, t = 0.2, 0.5, 0.05, 0.5, 0.1, 2.0
     n, parts, _ = e.shape
@@ -85,8 +104,9 @@ def reference_gil(e, labels, form, pair_weight="none", margin="fixed", uniformit
                     for q in range(n):
                         if labels[p] != labels[a] or labels[q] == labels[a]:
                             continue
-                        d_ap = _norm(e[a, k] - e[p, k]) if p != a else torch.zeros((), dtype=e.dtype)
-                        d_aq = _norm(e[a, k] - e[q, k])
+                        x = e[:, k] / _norm_rows(e[:, k]) if metric_space == "sphere" else e[:, k]
+                        d_ap = _norm(x[a] - x[p]) if p != a else torch.zeros((), dtype=e.dtype)
+                        d_aq = _norm(x[a] - x[q])
                         h = torch.relu(w[k][a][p] * d_ap - w[k][a][q] * d_aq + margin_of(k, mu, labels[a], labels[q]))
                         s = s + h
                         nonzero += int(h.item() > 0)
@@ -133,7 +153,10 @@ def reference_gil(e, labels, form, pair_weight="none", margin="fixed", uniformit
         terms = [torch.exp(-t * ((mu[a] - mu[b]) ** 2).sum()) for a in classes for b in classes if a != b]
         uni.append(torch.log(sum(terms) / len(terms)))
     l_u = sum(uni) / parts
-    loss = main + uniformity_weight * l_u if uniformity_weight > 0 else main
+    weight = uniformity_weight
+    if uniformity_scale == "norm":  # times the detached mean part norm
+        weight = weight * sum(_norm(ed[i, k]) for i in range(n) for k in range(parts)) / (n * parts)
+    loss = main + weight * l_u if uniformity_weight > 0 else main
     info = {
         "loss": loss.item(),
         form: main.item(),

@@ -11,19 +11,20 @@ KEEP_TORCH ?=
 KERNEL := gil
 PRESET ?= small
 DATA   := data/syngait-$(PRESET)
+VALIDATION := $(DATA)-val
 WORKERS ?= 2
 # where `make lock` finds the CPU torch wheel: this machine's pip find-links, else the PyTorch CPU index
 FIND_LINKS := $(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null)
 TORCH_INDEX ?= $(if $(FIND_LINKS),--find-links $(FIND_LINKS),--extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match)
 
-.PHONY: setup kernel lab lock data test test-all book bench lint study clean help
+.PHONY: setup kernel lab lock data validation-data test test-all book bench lint select study clean help
 
 help:
 	@echo "make book   - set up, generate the embedded data, execute the notebooks, build the book"
 	@echo "make test   - set up and run the test suite"
 	@echo "make test-all - make test, then every benchmark harness in quick mode"
 	@echo "make lab    - JupyterLab on notebooks/ with the project's kernel"
-	@echo "make data | lock | bench | lint | study | clean"
+	@echo "make data | lock | bench | lint | select | study | clean"
 
 $(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "$(LOCK) is for Python 3.11; run make with PYTHON=python3.11 (or make lock for your Python)")'
@@ -59,6 +60,10 @@ lock:
 data: setup
 	$(PY) -m gil data generate --preset $(PRESET) --out $(DATA) --workers $(WORKERS)
 
+# the validation twin: the same preset with seed 1, i.e. other people; GIL's choices are made on it (gil select)
+validation-data: setup
+	$(PY) -m gil data generate --preset $(PRESET) --seed 1 --out $(VALIDATION) --workers $(WORKERS)
+
 test: setup
 	$(PY) -m pytest -n 2
 
@@ -77,7 +82,11 @@ lint: setup
 book: setup data
 	$(PY) -m gil book --data $(DATA)
 
-study: setup data
+# GIL's default margin form chosen on the validation identities: backbone x candidate x seed (hours on CPU)
+select: setup data validation-data
+	$(PY) -m gil select --data $(DATA) --validation-data $(VALIDATION) --out results/study
+
+study: setup data select
 	$(PY) -m gil study --data $(DATA) --out results/study
 	$(PY) -m gil calibrate --data $(DATA) --out results/study
 

@@ -27,5 +27,5 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "calibrate", help="calibration of the embedded twin: sequence vs single-frame model vs trivial cues"
     )
     parser.add_argument("--model", action="append", choices=list(MODELS), help="only this model (repeatable)")
-    add_cell_arguments(parser, "calibration.csv", "base config (its triplet form is trained)")
+    add_cell_arguments(parser, "calibration.csv and provenance.json", "base config (its triplet form is trained)")
     parser.set_defaults(func=_run)

@@ -14,7 +14,7 @@ from gil.experiments.study import BASE_CONFIG, DEFAULT_SEEDS, VARIANTS, compare_
 def add_cell_arguments(parser: argparse.ArgumentParser, written: str, base_help: str) -> None:
     """``--seed --out --data --base --runs-root --set``: ``written`` names the CSV the command writes to ``--out``."""
     parser.add_argument("--seed", action="append", type=int, help="only this seed (repeatable)")
-    parser.add_argument("--out", default="results/study", help=f"folder for {written} and provenance.json")
+    parser.add_argument("--out", default="results/study", help=f"folder for {written}")
     parser.add_argument("--data", help="dataset root (default: the base config's)")
     parser.add_argument("--base", default=BASE_CONFIG, help=base_help)
     parser.add_argument("--runs-root", default="runs/study")
@@ -47,7 +47,7 @@ def _run(args: argparse.Namespace) -> int:
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("study", help="the multi-seed ablation (variants × seeds) on the embedded twin")
     parser.add_argument("--variant", action="append", choices=list(VARIANTS), help="only this variant (repeatable)")
-    add_cell_arguments(parser, "ablation.csv", "base config whose loss terms each variant replaces")
+    add_cell_arguments(parser, "ablation.csv and provenance.json", "base config whose loss terms each variant replaces")
     parser.add_argument(
         "--compare", metavar="DIR", help="compare this call's rank-1 with the study in DIR (exit 1 beyond --tolerance)"
     )

@@ -52,13 +52,18 @@ def load_trained_model(config: RunConfig, run_dir: str | Path, device: torch.dev
 
 
 def evaluate_model(
-    model: torch.nn.Module, config: RunConfig, device: torch.device, progress: bool = True
+    model: torch.nn.Module,
+    config: RunConfig,
+    device: torch.device,
+    progress: bool = True,
+    subjects: list[str] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """Embed the test subjects of ``config``'s partition and run its protocol.
+    """Embed the test subjects of ``config``'s partition (or ``subjects`` of its data root) and run its protocol.
 
     Returns ``(result, arrays)``; ``arrays`` holds ``embeddings`` ``[n, p, c]`` and the per-sequence labels.
     """
-    dataset = GaitDataset(config.data_root(), subjects=list(partition_of(config).test))
+    chosen = list(partition_of(config).test) if subjects is None else list(subjects)
+    dataset = GaitDataset(config.data_root(), subjects=chosen)
     loader = build_test_loader(
         dataset,
         resolution=config.data.resolution,

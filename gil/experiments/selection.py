@@ -1,0 +1,241 @@
+"""Choosing GIL's default margin form on validation identities (issue #17), never on test identities.
+
+**Validation identities.** A second ``small`` twin generated with seed 1 (``gil data generate --preset small --seed 1
+--out data/syngait-small-val``): the same preset (sizes, views, conditions, difficulty), other people. Every model
+trains on the study's data (the seed-0 twin's 30 training identities, the study's base config) and is scored with the
+CASIA-B protocol on *all 60* identities of the validation twin, twice the test set's 30, so that candidates separate
+with fewer seeds. No model ever trains on them, and no choice reads the test identities.
+
+**Cells.** backbone × candidate × seed, each the study's base config with ``model.name`` and the candidate's loss
+terms. The run folder (and its test ``eval.json``) is the study's own run cache, so a chosen candidate's study cells
+are the same runs; this module reads only the validation score. Rows of ``selection.csv``:
+``backbone, candidate, seed, condition, rank1, map, mean_norm`` (``mean_norm``: the mean part norm of the validation
+embeddings, the collapse indicator).
+
+**Candidates** (:data:`CANDIDATES`; every one is reported, losers included):
+
+- ``triplet`` — the baseline, the reference of the collapse criterion;
+- ``first`` — the first reconstruction: GIL margin, L_u on normalised centres, λ_u = 0.1 (collapses GaitSet and
+  GaitPart on the test identities, ``results/gpu/README.md``);
+- ``lambda_0.01`` — the same with a ten times smaller λ_u;
+- ``norm_scaled`` — λ_u · sg(mean |e|) · L_u: L_u on the margin term's scale (``uniformity_scale="norm"``);
+- ``sphere`` — the margin term on normalised embeddings, the space of the centres, margins and L_u
+  (``metric_space="sphere"``).
+
+**Decision rule, fixed before any cell ran.** A candidate *collapses* on a backbone when, for some seed, its mean part
+norm is below a third of the triplet run's of that backbone and seed. Among the GIL candidates that collapse on no
+backbone, the default is the one with the highest validation rank-1 averaged over NM, BG, CL, backbones and seeds; a
+candidate within one seed standard deviation of the best (the spread of the paired per-seed differences) counts as
+tied, and among tied candidates the first in :data:`CANDIDATES` order (the smallest change to the first
+reconstruction) wins.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gil import config as config_lib
+from gil.config import RunConfig, resolve_path
+from gil.evaluate.run import evaluate_model, load_trained_model
+from gil.experiments import study
+from gil.experiments.provenance import machine
+from gil.files import write_atomic
+from gil.train import environment
+
+VALIDATION_SEED = 1
+VALIDATION_ROOT = "data/syngait-small-val"
+BACKBONES = ("gaitset", "gaitpart", "gaitgl")
+_FIRST = dict(study.VARIANTS["gil_margin"]["gil"])
+CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
+    "triplet": study.VARIANTS["triplet"],
+    "first": {"gil": _FIRST},
+    "lambda_0.01": {"gil": {**_FIRST, "uniformity_weight": 0.01}},
+    "norm_scaled": {"gil": {**_FIRST, "uniformity_scale": "norm"}},
+    "sphere": {"gil": {**_FIRST, "metric_space": "sphere"}},
+}
+SEEDS = (0, 1, 2)
+COLLAPSE_RATIO = 3.0
+SELECTION_COLUMNS = ["backbone", "candidate", "seed", "condition", "rank1", "map", "mean_norm"]
+
+
+def cell_config(
+    backbone: str, candidate: str, seed: int, base: str = study.BASE_CONFIG, overrides: dict[str, Any] | None = None
+) -> RunConfig:
+    """The training config of one selection cell: the study's base config, the backbone, the candidate's terms."""
+    if backbone not in BACKBONES:
+        raise ValueError(f"unknown backbone '{backbone}'; the selection runs {', '.join(BACKBONES)}")
+    if candidate not in CANDIDATES:
+        raise ValueError(f"unknown candidate '{candidate}'; known: {', '.join(CANDIDATES)}")
+    values = config_lib.load(base, {**(overrides or {}), "model.name": backbone}).to_dict()
+    values["name"] = f"select-{backbone}-{candidate}"
+    values["loss"] = {"terms": CANDIDATES[candidate]}
+    values["trainer"]["seed"] = int(seed)
+    return config_lib.from_dict(values)
+
+
+def validation_subjects(root: str | Path) -> list[str]:
+    """Every identity of the validation twin at ``root``, or an error saying how to generate it."""
+    root = resolve_path(root)
+    meta = root / "syngait.json"
+    if not meta.is_file():
+        raise FileNotFoundError(
+            f"{root}: no validation twin (no syngait.json); generate it with "
+            f"`gil data generate --preset small --seed {VALIDATION_SEED} --out {root}`"
+        )
+    subjects = sorted(p.name for p in root.iterdir() if p.is_dir())
+    if not subjects:
+        raise ValueError(f"{root}: no subject folders")
+    return subjects
+
+
+def check_same_preset(training_root: str | Path, validation_root: str | Path) -> None:
+    """Refuse a validation twin of another preset than the training data's (sizes and difficulty must match)."""
+    train_meta = resolve_path(training_root) / "syngait.json"
+    if not train_meta.is_file():
+        return  # real data: any held-out identities in the same layout will do
+    trained = json.loads(train_meta.read_text())
+    held_out = json.loads((resolve_path(validation_root) / "syngait.json").read_text())
+    if trained["preset"] != held_out["preset"] or trained.get("version") != held_out.get("version"):
+        raise ValueError(
+            f"{validation_root}: preset {held_out['preset']['name']} (v{held_out.get('version')}) differs from the "
+            f"training data's {trained['preset']['name']} (v{trained.get('version')}); generate the validation twin "
+            "with the same preset"
+        )
+    if trained.get("seed") == held_out.get("seed"):
+        raise ValueError(f"{validation_root}: the same seed as the training data, hence the same identities")
+
+
+def run_cell(
+    backbone: str,
+    candidate: str,
+    seed: int,
+    validation_root: str | Path = VALIDATION_ROOT,
+    runs_root: str | Path = "runs/study",
+    base: str = study.BASE_CONFIG,
+    overrides: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Train (or reuse) one cell and score it on the validation identities; returns its rows and provenance entry."""
+    subjects = validation_subjects(validation_root)
+    config = cell_config(backbone, candidate, seed, base, overrides)
+    check_same_preset(config.data_root(), validation_root)
+    run_dir, timing = study.timed_run(config, runs_root, progress)
+    device = environment.pick_device(config.trainer.device)
+    model = load_trained_model(config, run_dir, device)
+    on_validation = config_lib.from_dict(config.to_dict(), {"data.root": str(resolve_path(validation_root))})
+    result, arrays = evaluate_model(model, on_validation, device, progress=progress, subjects=subjects)
+    mean_norm = float(np.linalg.norm(np.asarray(arrays["embeddings"], dtype=np.float64), axis=-1).mean())
+    rows = [
+        {
+            "backbone": backbone,
+            "candidate": candidate,
+            "seed": seed,
+            "condition": condition,
+            "rank1": rank1,
+            "map": result.map_summary.get(condition),
+            "mean_norm": mean_norm,
+        }
+        for condition, rank1 in result.summary.items()
+    ]
+    entry = {"backbone": backbone, "candidate": candidate, "seed": seed, "validation_identities": len(subjects)}
+    return rows, {**entry, **timing}
+
+
+def run_selection(
+    out: str | Path = "results/study",
+    backbones: Sequence[str] = BACKBONES,
+    candidates: Sequence[str] = tuple(CANDIDATES),
+    seeds: Sequence[int] = SEEDS,
+    validation_root: str | Path = VALIDATION_ROOT,
+    runs_root: str | Path = "runs/study",
+    base: str = study.BASE_CONFIG,
+    overrides: dict[str, Any] | None = None,
+    command: str | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Every cell, seed-major then backbone; each merged into ``out/selection.csv`` and ``out/selection.json`` as
+    it finishes (cells already there are kept, the same cell replaced). Returns the whole table."""
+    out = resolve_path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    command = command or " ".join(sys.argv)
+    for seed in seeds:
+        for backbone in backbones:
+            for candidate in candidates:
+                rows, entry = run_cell(backbone, candidate, seed, validation_root, runs_root, base, overrides, progress)
+                merge_cell(out, rows, {**entry, "command": command}, validation_root)
+    return load_selection(out)
+
+
+def merge_cell(out: Path, rows: list[dict[str, Any]], entry: dict[str, Any], validation_root: str | Path) -> None:
+    path = out / "selection.csv"
+    old = pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=SELECTION_COLUMNS)
+    key = (entry["backbone"], entry["candidate"], entry["seed"])
+    same = (old["backbone"] == key[0]) & (old["candidate"] == key[1]) & (old["seed"] == key[2])
+    frame = pd.concat([old[~same], pd.DataFrame(rows, columns=SELECTION_COLUMNS)], ignore_index=True)
+    frame = frame.astype({"seed": int, "rank1": float, "map": float, "mean_norm": float})
+    order = {name: i for i, name in enumerate((*BACKBONES, *CANDIDATES))}
+    frame = frame.sort_values(
+        ["seed", "backbone", "candidate"], key=lambda c: c.map(order) if c.name != "seed" else c, kind="stable"
+    )
+    write_atomic(path, frame.to_csv(index=False, float_format="%.4f"))
+    meta_path = out / "selection.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    root = resolve_path(validation_root)
+    meta["validation_data"] = json.loads((root / "syngait.json").read_text())
+    meta["machine"] = machine()
+    cells = [c for c in meta.get("cells", []) if (c["backbone"], c["candidate"], c["seed"]) != key]
+    meta["cells"] = cells + [{**entry, "commit": meta["machine"].get("commit")}]
+    write_atomic(meta_path, json.dumps(meta, indent=2))
+
+
+def load_selection(folder: str | Path = "results/study") -> pd.DataFrame:
+    path = resolve_path(folder) / "selection.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no selection results; run `gil select`")
+    return pd.read_csv(path)
+
+
+def verdict(selection: pd.DataFrame) -> pd.DataFrame:
+    """Per GIL candidate: validation rank-1 (mean over conditions, backbones, seeds), its paired difference to the
+    best candidate with the seed spread, the worst norm ratio to triplet, whether it collapses — the decision rule's
+    inputs; ``chosen`` marks the rule's pick (see the module docstring)."""
+    per_seed = selection.groupby(["backbone", "candidate", "seed"], sort=False).agg(
+        rank1=("rank1", "mean"), mean_norm=("mean_norm", "first")
+    )
+    per_seed = per_seed.reset_index()
+    triplet = per_seed[per_seed["candidate"] == "triplet"].set_index(["backbone", "seed"])["mean_norm"]
+    records = []
+    for candidate, group in per_seed[per_seed["candidate"] != "triplet"].groupby("candidate", sort=False):
+        g = group.set_index(["backbone", "seed"])
+        ratio = (triplet.reindex(g.index) / g["mean_norm"]).max()
+        records.append(
+            {
+                "candidate": candidate,
+                "cells": len(g),
+                "rank1": float(g["rank1"].mean()),
+                "worst_norm_ratio": float(ratio),
+                "collapses": bool(ratio > COLLAPSE_RATIO),
+            }
+        )
+    table = pd.DataFrame.from_records(records).set_index("candidate")
+    stable = table[~table["collapses"]]
+    table["chosen"] = False
+    if len(stable):
+        wide = per_seed.pivot_table(index=["backbone", "seed"], columns="candidate", values="rank1")
+        best = stable["rank1"].idxmax()
+        spread = {c: float((wide[best] - wide[c]).std(ddof=1)) if c != best else 0.0 for c in stable.index}
+        tied = [
+            c
+            for c in CANDIDATES
+            if c in stable.index and stable.loc[c, "rank1"] >= stable.loc[best, "rank1"] - spread[c]
+        ]
+        table.loc[tied[0], "chosen"] = True
+        table["gap_to_best"] = table["rank1"] - stable.loc[best, "rank1"]
+    return table

@@ -1,0 +1,115 @@
+"""The selection of GIL's default on validation identities (#17): cells, files, refusals, and the decision rule."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gil import cli
+from gil.experiments import selection
+
+
+@pytest.fixture(scope="module")
+def validation_root(tmp_path_factory):
+    from gil.data.syngait import generate
+
+    root = tmp_path_factory.mktemp("validation") / "tiny-val"
+    generate("tiny", root, seed=selection.VALIDATION_SEED, workers=1, progress=False)
+    return root
+
+
+def test_cells_score_the_validation_twin_and_merge_in_place(tiny_cli_options, validation_root, tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["select", *tiny_cli_options, "--out", str(out), "--validation-data", str(validation_root)]
+    argv += ["--backbone", "gaitset", "--candidate", "triplet", "--candidate", "sphere", "--seed", "0"]
+    assert cli.main(argv) == 0
+    frame = pd.read_csv(out / "selection.csv")
+    assert list(frame.columns) == selection.SELECTION_COLUMNS
+    assert len(frame) == 6 and set(frame["candidate"]) == {"triplet", "sphere"}
+    assert set(frame["condition"]) == {"NM", "BG", "CL"} and (frame["mean_norm"] > 0).all()
+    meta = json.loads((out / "selection.json").read_text())
+    assert meta["validation_data"]["seed"] == selection.VALIDATION_SEED
+    assert [c["validation_identities"] for c in meta["cells"]] == [8, 8]  # every identity of the tiny twin
+    assert "collapses" in capsys.readouterr().out  # the verdict is printed once triplet and a candidate are in
+
+    assert len(list((tmp_path / "runs").glob("select-gaitset-*"))) == 2  # the study's run cache, one run per cell
+
+    assert cli.main([*argv[:-4], "--candidate", "sphere", "--seed", "0"]) == 0  # rerun one cell: replaced, not added
+    again = pd.read_csv(out / "selection.csv")
+    assert len(again) == 6
+    pd.testing.assert_frame_equal(again, frame)  # CPU runs repeat exactly (the cell reuses its run folder)
+
+
+def test_the_validation_twin_must_be_other_people_of_the_same_preset(tiny_root, tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"gil data generate --preset small --seed 1 --out"):
+        selection.validation_subjects(tmp_path / "missing")
+    overrides = {"data.root": str(tiny_root), "trainer.steps": 1, "trainer.device": "cpu"}
+    with pytest.raises(ValueError, match="the same seed as the training data, hence the same identities"):
+        selection.run_cell("gaitset", "triplet", 0, tiny_root, tmp_path / "runs", "embedded/tiny_triplet", overrides)
+    other = tmp_path / "other"
+    other.mkdir()
+    meta = json.loads((tiny_root / "syngait.json").read_text())
+    meta["preset"]["name"], meta["seed"] = "small", 1
+    (other / "syngait.json").write_text(json.dumps(meta))
+    (other / "001").mkdir()
+    with pytest.raises(ValueError, match="preset small .* differs from the training data's tiny"):
+        selection.run_cell("gaitset", "triplet", 0, other, tmp_path / "runs", "embedded/tiny_triplet", overrides)
+    with pytest.raises(ValueError, match="unknown candidate 'best'; known: triplet, first"):
+        selection.cell_config("gaitset", "best", 0)
+    with pytest.raises(ValueError, match="unknown backbone 'gaitbase'"):
+        selection.cell_config("gaitbase", "first", 0)
+
+
+def test_candidates_are_the_first_reconstruction_with_one_change_each():
+    first = selection.CANDIDATES["first"]["gil"]
+    assert first == {"weight": 1.0, "form": "margin", "pair_weight": "official", "margin": "adaptive",
+                     "uniformity_weight": 0.1}  # fmt: skip
+    changes = {
+        name: {k: v for k, v in terms["gil"].items() if first.get(k) != v}
+        for name, terms in selection.CANDIDATES.items()
+        if "gil" in terms and name != "first"
+    }
+    assert changes == {
+        "lambda_0.01": {"uniformity_weight": 0.01},
+        "norm_scaled": {"uniformity_scale": "norm"},
+        "sphere": {"metric_space": "sphere"},
+    }
+    config = selection.cell_config("gaitpart", "sphere", 2)
+    assert config.model.name == "gaitpart" and config.trainer.seed == 2 and config.loss.terms["gil"]["metric_space"]
+
+
+def _frame(cells):
+    rows = []
+    for backbone, candidate, seed, rank1, norm in cells:
+        rows += [
+            dict(backbone=backbone, candidate=candidate, seed=seed, condition=c, rank1=rank1, map=0.0, mean_norm=norm)
+            for c in ("NM", "BG", "CL")
+        ]
+    return pd.DataFrame(rows)
+
+
+def test_the_decision_rule_drops_collapsing_candidates_and_breaks_ties_towards_the_smallest_change():
+    cells = []
+    for seed, noise in enumerate((0.0, 1.0, -1.0)):
+        for backbone in ("gaitset", "gaitgl"):
+            cells += [
+                (backbone, "triplet", seed, 50.0, 6.0),
+                (backbone, "first", seed, 70.0, 0.1 if backbone == "gaitset" else 5.0),  # best, but collapses
+                (backbone, "lambda_0.01", seed, 55.0 + noise, 6.0),  # within the seed spread of the best
+                (backbone, "norm_scaled", seed, 56.0 - noise, 5.5),
+                (backbone, "sphere", seed, 40.0, 1.9),  # ratio 3.16 > 3: collapses
+            ]
+    table = selection.verdict(_frame(cells))
+    assert table["collapses"].to_dict() == {
+        "first": True, "lambda_0.01": False, "norm_scaled": False, "sphere": True
+    }  # fmt: skip
+    assert table.loc["first", "worst_norm_ratio"] == pytest.approx(60.0)
+    assert table["chosen"].tolist().count(True) == 1 and table.loc["lambda_0.01", "chosen"]  # tie -> smaller change
+    assert table.loc["norm_scaled", "rank1"] == pytest.approx(56.0)
+
+    clear = [c if c[1] != "norm_scaled" else (*c[:3], 60.0, 5.5) for c in cells]  # now far beyond the spread
+    assert selection.verdict(_frame(clear))["chosen"].idxmax() == "norm_scaled"
+    assert np.isclose(selection.verdict(_frame(clear)).loc["lambda_0.01", "gap_to_best"], -5.0)

@@ -28,6 +28,18 @@ def test_bundled_configs_cover_paper_settings():
     assert "casia-b/gaitgl_authors" in names
 
 
+def test_the_authors_pr_recipe_is_their_three_terms_on_their_gaitgl_setting():
+    recipe = config_lib.load("casia-b/gaitgl_authors_pr").to_dict()
+    published = config_lib.load("casia-b/gaitgl_authors").to_dict()
+    assert recipe["loss"]["terms"] == {
+        "triplet": {"weight": 1.0, "margin": 0.2},
+        "gil": {"weight": 1.0, "form": "softmax_official", "uniformity_weight": 0.0},
+        "ce": {"weight": 1.0, "scale": 1.0, "label_smoothing": 0.0},
+    }
+    for key in ("data", "model", "optim", "schedule", "trainer", "eval"):
+        assert recipe[key] == published[key]
+
+
 def test_configs_of_one_backbone_differ_only_in_metric_loss():
     triplet = config_lib.load("casia-b/gaitgl_triplet").to_dict()
     gil = config_lib.load("casia-b/gaitgl_gil_margin").to_dict()

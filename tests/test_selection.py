@@ -113,3 +113,8 @@ def test_the_decision_rule_drops_collapsing_candidates_and_breaks_ties_towards_t
     clear = [c if c[1] != "norm_scaled" else (*c[:3], 60.0, 5.5) for c in cells]  # now far beyond the spread
     assert selection.verdict(_frame(clear))["chosen"].idxmax() == "norm_scaled"
     assert np.isclose(selection.verdict(_frame(clear)).loc["lambda_0.01", "gap_to_best"], -5.0)
+
+
+def test_the_rule_before_any_gil_cell_is_an_empty_table():
+    table = selection.verdict(_frame([("gaitset", "triplet", 0, 50.0, 6.0)]))
+    assert table.empty and not table["chosen"].any()

@@ -224,7 +224,8 @@ def verdict(selection: pd.DataFrame) -> pd.DataFrame:
                 "collapses": bool(ratio > COLLAPSE_RATIO),
             }
         )
-    table = pd.DataFrame.from_records(records).set_index("candidate")
+    columns = ["candidate", "cells", "rank1", "worst_norm_ratio", "collapses"]
+    table = pd.DataFrame.from_records(records, columns=columns).set_index("candidate")
     stable = table[~table["collapses"]]
     table["chosen"] = False
     if len(stable):

@@ -41,7 +41,14 @@ def test_summarize_pairs_seeds_against_the_baseline():
     for seed, (b, g) in enumerate([(60, 63), (62, 64), (58, 62)]):
         rows.append({"variant": "triplet", "seed": seed, "condition": "NM", "rank1": b, "map": None})
         rows.append({"variant": "gil_margin", "seed": seed, "condition": "NM", "rank1": g, "map": None})
-    summary = study.summarize(pd.DataFrame(rows)).set_index("variant")
+        # another backbone: its own baseline, so the pairing must not cross backbones
+        rows.append({"backbone": "gaitset", "variant": "triplet", "seed": seed, "condition": "NM", "rank1": 10})
+        rows.append({"backbone": "gaitset", "variant": "gil_margin", "seed": seed, "condition": "NM", "rank1": 5})
+    frame = pd.DataFrame(rows).fillna({"backbone": "gaitgl"})
+    summary = study.summarize(frame)
+    gaitset = summary[summary["backbone"] == "gaitset"].set_index("variant")
+    assert gaitset.loc["gil_margin", "diff_vs_baseline"] == pytest.approx(-5.0)
+    summary = summary[summary["backbone"] == "gaitgl"].set_index("variant")
     assert summary.loc["gil_margin", "diff_vs_baseline"] == pytest.approx(3.0)
     assert summary.loc["triplet", "diff_vs_baseline"] == pytest.approx(0.0)
     assert summary.loc["gil_margin", "seeds"] == 3
@@ -65,29 +72,55 @@ def test_one_cell_from_the_cli_writes_rows_and_provenance(tiny_cli_options, tmp_
     assert main([*again, "--compare", str(out), "--tolerance", "0"]) == 0
 
 
-def _rows(variant: str, seed: int, value: float) -> list[dict]:
+def _rows(variant: str, seed: int, value: float, backbone: str = "gaitgl") -> list[dict]:
     return [
-        {"variant": variant, "seed": seed, "condition": c, "rank1": value, "map": value} for c in ("NM", "BG", "CL")
+        {"backbone": backbone, "variant": variant, "seed": seed, "condition": c, "rank1": value, "map": value}
+        for c in ("NM", "BG", "CL")
     ]
+
+
+def _merge(folder, provenance, variant, seed, value, backbone="gaitgl"):
+    entry = {"backbone": backbone, "variant": variant, "seed": seed}
+    study.merge_cell(folder, _rows(variant, seed, value, backbone), entry, provenance)
 
 
 def test_cells_merge_into_the_study_folder_and_a_rerun_replaces_its_own_rows(tmp_path):
     provenance = study.read_provenance(tmp_path, "gil study", study.BASE_CONFIG, {})
-    study.merge_cell(
-        tmp_path, "gil_margin", 1, _rows("gil_margin", 1, 50.0), {"variant": "gil_margin", "seed": 1}, provenance
-    )
-    study.merge_cell(tmp_path, "triplet", 0, _rows("triplet", 0, 40.0), {"variant": "triplet", "seed": 0}, provenance)
+    _merge(tmp_path, provenance, "gil_margin", 1, 50.0)
+    _merge(tmp_path, provenance, "triplet", 0, 40.0)
+    _merge(tmp_path, provenance, "triplet", 0, 30.0, backbone="gaitset")  # same variant and seed, other backbone
     again = study.read_provenance(tmp_path, "gil study --seed 1", study.BASE_CONFIG, {})
-    study.merge_cell(
-        tmp_path, "gil_margin", 1, _rows("gil_margin", 1, 55.0), {"variant": "gil_margin", "seed": 1}, again
-    )
+    _merge(tmp_path, again, "gil_margin", 1, 55.0)
     frame = pd.read_csv(tmp_path / "ablation.csv")
-    assert len(frame) == 6  # two cells, three conditions each; the rerun replaced its own rows
-    assert list(frame["variant"]) == ["triplet"] * 3 + ["gil_margin"] * 3  # seed-major, variants in study order
-    assert set(frame.loc[frame["variant"] == "gil_margin", "rank1"]) == {55.0}
+    assert len(frame) == 9  # three cells, three conditions each; the rerun replaced its own rows
+    gaitgl = frame[frame["backbone"] == "gaitgl"]
+    assert list(gaitgl["variant"]) == ["triplet"] * 3 + ["gil_margin"] * 3  # seed-major, variants in study order
+    assert set(gaitgl.loc[gaitgl["variant"] == "gil_margin", "rank1"]) == {55.0}
+    assert set(frame.loc[frame["backbone"] == "gaitset", "rank1"]) == {30.0}
     cells = json.loads((tmp_path / "provenance.json").read_text())["cells"]
-    assert [(c["variant"], c["seed"]) for c in cells] == [("triplet", 0), ("gil_margin", 1)]
-    assert cells[1]["command"] == "gil study --seed 1" and "commit" in cells[1]
+    keys = [(c["backbone"], c["variant"], c["seed"]) for c in cells]
+    assert keys == [("gaitgl", "triplet", 0), ("gaitset", "triplet", 0), ("gaitgl", "gil_margin", 1)]
+    assert cells[2]["command"] == "gil study --seed 1" and "commit" in cells[2]
+
+
+def test_study_files_without_the_backbone_column_are_the_base_config_s(tmp_path):
+    old = pd.DataFrame(_rows("triplet", 0, 40.0)).drop(columns="backbone")
+    old.to_csv(tmp_path / "ablation.csv", index=False)
+    (tmp_path / "provenance.json").write_text(json.dumps({"base_config": study.BASE_CONFIG, "cells": []}))
+    ablation, _ = study.load_study(tmp_path)
+    assert list(ablation.columns) == study.ABLATION_COLUMNS and set(ablation["backbone"]) == {"gaitgl"}
+    provenance = study.read_provenance(tmp_path, "gil study", study.BASE_CONFIG, {})
+    _merge(tmp_path, provenance, "triplet", 0, 30.0, backbone="gaitset")
+    assert set(pd.read_csv(tmp_path / "ablation.csv")["backbone"]) == {"gaitgl", "gaitset"}
+
+
+def test_a_backbone_cell_changes_only_the_model_and_keeps_the_base_s_folder_names():
+    gaitgl, gaitset = study.variant_config("gil_margin", 0), study.variant_config("gil_margin", 0, backbone="gaitset")
+    assert gaitset.model.name == "gaitset" and gaitset.name == "study-gaitset-gil_margin"
+    assert study.variant_config("gil_margin", 0, backbone="gaitgl").name == gaitgl.name == "study-gil_margin"
+    assert study.variant_config("gil_margin", 0, backbone="gaitgl").fingerprint() == gaitgl.fingerprint()
+    a, b = gaitgl.to_dict(), gaitset.to_dict()
+    assert {k for k in a if a[k] != b[k]} == {"name", "model"}
 
 
 def test_compare_rows_flags_cells_beyond_the_tolerance_and_names_missing_ones():
@@ -98,5 +131,5 @@ def test_compare_rows_flags_cells_beyond_the_tolerance_and_names_missing_ones():
     unrounded = pd.DataFrame(_rows("triplet", 0, 70.00004))  # the files keep 4 decimals
     assert study.compare_rows(unrounded, committed, tolerance=0.0)["within"].all()
     assert not study.compare_rows(pd.DataFrame(_rows("gil_margin", 0, 71.5)), committed)["within"].any()
-    with pytest.raises(ValueError, match="gil_softmax seed 0"):
+    with pytest.raises(ValueError, match="gaitgl gil_softmax seed 0"):
         study.compare_rows(pd.DataFrame(_rows("gil_softmax", 0, 60.0)), committed)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from gil.config import parse_overrides
+from gil.experiments.params import BACKBONES
 from gil.experiments.study import BASE_CONFIG, DEFAULT_SEEDS, VARIANTS, compare_rows, load_study, run_study
 
 
@@ -33,7 +34,16 @@ def _run(args: argparse.Namespace) -> int:
     variants = args.variant or list(VARIANTS)
     seeds = args.seed if args.seed is not None else list(DEFAULT_SEEDS)
     command = "gil " + " ".join(args.argv)
-    frame = run_study(args.out, variants, seeds, args.base, cell_overrides(args), args.runs_root, command=command)
+    frame = run_study(
+        args.out,
+        variants,
+        seeds,
+        args.base,
+        cell_overrides(args),
+        args.runs_root,
+        command=command,
+        backbones=args.backbone,
+    )
     print(frame.to_string(index=False))
     if args.compare:
         committed, _ = load_study(args.compare)
@@ -47,6 +57,12 @@ def _run(args: argparse.Namespace) -> int:
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("study", help="the multi-seed ablation (variants × seeds) on the embedded twin")
     parser.add_argument("--variant", action="append", choices=list(VARIANTS), help="only this variant (repeatable)")
+    parser.add_argument(
+        "--backbone",
+        action="append",
+        choices=list(BACKBONES),
+        help="train this backbone (repeatable; default: the base config's)",
+    )
     add_cell_arguments(parser, "ablation.csv and provenance.json", "base config whose loss terms each variant replaces")
     parser.add_argument(
         "--compare", metavar="DIR", help="compare this call's rank-1 with the study in DIR (exit 1 beyond --tolerance)"

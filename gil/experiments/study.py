@@ -38,28 +38,41 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
     "gil_margin-no_uniformity": {"gil": {**_GIL, "uniformity_weight": 0.0}},
 }
 DEFAULT_SEEDS = (0, 1, 2, 3, 4)
-ABLATION_COLUMNS = ["variant", "seed", "condition", "rank1", "map"]
+ABLATION_COLUMNS = ["backbone", "variant", "seed", "condition", "rank1", "map"]
+
+
+def base_backbone(base: str = BASE_CONFIG) -> str:
+    """The backbone of the base config: the one of study files written before the backbone column existed."""
+    return config_lib.load(base).model.name
 
 
 def variant_config(
-    variant: str, seed: int, base: str = BASE_CONFIG, overrides: dict[str, Any] | None = None
+    variant: str,
+    seed: int,
+    base: str = BASE_CONFIG,
+    overrides: dict[str, Any] | None = None,
+    backbone: str | None = None,
 ) -> RunConfig:
-    """The config of one study cell: ``base`` with the variant's loss terms and the seed."""
+    """The config of one study cell: ``base`` with the variant's loss terms, the seed and (if given) the backbone."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown study variant '{variant}'; known: {', '.join(VARIANTS)}")
+    overrides = dict(overrides or {})
+    if backbone is not None:
+        overrides["model.name"] = backbone
     values = config_lib.load(base, overrides).to_dict()
-    values["name"] = f"study-{variant}"
+    other = backbone is not None and backbone != base_backbone(base)  # the base's cells keep their folder names
+    values["name"] = f"study-{backbone}-{variant}" if other else f"study-{variant}"
     values["loss"] = {"terms": VARIANTS[variant]}
     values["trainer"]["seed"] = int(seed)
     return config_lib.from_dict(values)
 
 
-def cell_rows(variant: str, seed: int, report: dict[str, Any]) -> list[dict[str, Any]]:
+def cell_rows(variant: str, seed: int, report: dict[str, Any], backbone: str) -> list[dict[str, Any]]:
     """``eval.json`` content -> ablation rows (one per probe condition)."""
     maps = report.get("map_summary", {})
     return [
-        {"variant": variant, "seed": seed, "condition": cond, "rank1": rank1, "map": maps.get(cond)}
-        for cond, rank1 in report["summary"].items()
+        {"backbone": backbone, "variant": variant, "seed": seed, "condition": c, "rank1": rank1, "map": maps.get(c)}
+        for c, rank1 in report["summary"].items()
     ]
 
 
@@ -70,12 +83,14 @@ def run_cell(
     base: str = BASE_CONFIG,
     overrides: dict[str, Any] | None = None,
     progress: bool = True,
+    backbone: str | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Train and evaluate one cell (reusing a finished run); returns its rows and provenance entry."""
-    config = variant_config(variant, seed, base, overrides)
+    config = variant_config(variant, seed, base, overrides, backbone)
     run_dir, timing = timed_run(config, runs_root, progress)
     report = json.loads((run_dir / "eval.json").read_text())
-    return cell_rows(variant, seed, report), {"variant": variant, "seed": seed, **timing}
+    name = config.model.name
+    return cell_rows(variant, seed, report, name), {"backbone": name, "variant": variant, "seed": seed, **timing}
 
 
 def timed_run(config: RunConfig, runs_root: str | Path, progress: bool) -> tuple[Path, dict[str, Any]]:
@@ -104,22 +119,33 @@ def read_provenance(out: Path, command: str, base: str, overrides: dict[str, Any
     return provenance
 
 
-def merge_cell(
-    out: Path, variant: str, seed: int, rows: list[dict[str, Any]], entry: dict[str, Any], provenance: dict[str, Any]
-) -> None:
-    """Put one cell's rows into ``out/ablation.csv`` and its entry into ``out/provenance.json``, replacing an
-    older copy of the same variant × seed and keeping every other cell (so one cell can be rerun in place)."""
+def _with_backbone(frame: pd.DataFrame, base: str) -> pd.DataFrame:
+    """Study rows with their ``backbone`` (rows written before the column existed are the base config's)."""
+    if "backbone" not in frame.columns:
+        frame = frame.assign(backbone=base_backbone(base))
+    return frame[ABLATION_COLUMNS]
+
+
+def merge_cell(out: Path, rows: list[dict[str, Any]], entry: dict[str, Any], provenance: dict[str, Any]) -> None:
+    """Put one cell's rows into ``out/ablation.csv`` and its entry (``backbone``, ``variant``, ``seed`` …) into
+    ``out/provenance.json``, replacing an older copy of the same cell and keeping every other one (so one cell can be
+    rerun in place)."""
+    base = provenance.get("base_config", BASE_CONFIG)
+    backbone, variant, seed = entry["backbone"], entry["variant"], entry["seed"]
     path = out / "ablation.csv"
-    old = pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=ABLATION_COLUMNS)
-    same = (old["variant"] == variant) & (old["seed"] == seed)
+    old = _with_backbone(pd.read_csv(path), base) if path.is_file() else pd.DataFrame(columns=ABLATION_COLUMNS)
+    same = (old["backbone"] == backbone) & (old["variant"] == variant) & (old["seed"] == seed)
     frame = pd.concat([old[~same], pd.DataFrame(rows, columns=ABLATION_COLUMNS)], ignore_index=True)
     frame = frame.astype({"seed": int, "rank1": float, "map": float})
     order = {v: i for i, v in enumerate(VARIANTS)}
     frame = frame.sort_values(
-        ["seed", "variant"], key=lambda c: c.map(order) if c.name == "variant" else c, kind="stable"
+        ["backbone", "seed", "variant"], key=lambda c: c.map(order) if c.name == "variant" else c, kind="stable"
     )
     write_atomic(path, frame.to_csv(index=False, float_format="%.4f"))
-    kept = [c for c in provenance["cells"] if (c["variant"], c["seed"]) != (variant, seed)]
+    own = base_backbone(base)
+    kept = [
+        c for c in provenance["cells"] if (c.get("backbone", own), c["variant"], c["seed"]) != (backbone, variant, seed)
+    ]
     provenance["cells"] = kept + [
         {**entry, "command": provenance["command"], "commit": provenance["machine"]["commit"]}
     ]
@@ -135,18 +161,21 @@ def run_study(
     runs_root: str | Path = "runs/study",
     command: str | None = None,
     progress: bool = True,
+    backbones: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Run every (variant, seed) cell, merging each into ``ablation.csv`` and ``provenance.json`` as it
-    finishes (cells of other variants or seeds already in ``out`` are kept); returns this call's rows."""
+    """Run every (backbone, variant, seed) cell, merging each into ``ablation.csv`` and ``provenance.json`` as it
+    finishes (other cells already in ``out`` are kept); returns this call's rows. ``backbones``: default the base
+    config's."""
     out = resolve_path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     provenance = read_provenance(out, command or " ".join(sys.argv), base, overrides)
     for seed in seeds:  # seed-major: a partial study still has every variant for the first seeds
-        for variant in variants:
-            cell, entry = run_cell(variant, seed, runs_root, base, overrides, progress)
-            rows += cell
-            merge_cell(out, variant, seed, cell, entry, provenance)
+        for backbone in backbones or [base_backbone(base)]:
+            for variant in variants:
+                cell, entry = run_cell(variant, seed, runs_root, base, overrides, progress, backbone)
+                rows += cell
+                merge_cell(out, cell, entry, provenance)
     return pd.DataFrame(rows, columns=ABLATION_COLUMNS)
 
 
@@ -163,16 +192,21 @@ def t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, f
 
 
 def summarize(ablation: pd.DataFrame, metric: str = "rank1") -> pd.DataFrame:
-    """Per variant × condition: seeds, mean, 95% t-interval; and the paired difference to the baseline."""
-    base = ablation[ablation["variant"] == BASELINE].set_index(["seed", "condition"])[metric]
+    """Per backbone × variant × condition: seeds, mean, 95% t-interval; and the paired difference to the baseline
+    of the same backbone and seeds. Rows without ``backbone`` (older files) are one backbone."""
+    if "backbone" not in ablation.columns:
+        ablation = ablation.assign(backbone="")
+    keys = ["backbone", "seed", "condition"]
+    base = ablation[ablation["variant"] == BASELINE].set_index(keys)[metric]
     records = []
-    for (variant, condition), group in ablation.groupby(["variant", "condition"], sort=False):
+    for (backbone, variant, condition), group in ablation.groupby(["backbone", "variant", "condition"], sort=False):
         mean, lo, hi = t_interval(group[metric].to_numpy())
-        paired = group.set_index(["seed", "condition"])[metric] - base
+        paired = group.set_index(keys)[metric] - base.reindex(group.set_index(keys).index)
         diffs = paired.dropna().to_numpy()
         d_mean, d_lo, d_hi = t_interval(diffs) if len(diffs) else (math.nan, math.nan, math.nan)
         records.append(
             {
+                "backbone": backbone,
                 "variant": variant,
                 "condition": condition,
                 "seeds": len(group),
@@ -192,11 +226,16 @@ def compare_rows(rows: pd.DataFrame, committed: pd.DataFrame, tolerance: float =
 
     A cell missing from ``committed`` is an error naming it; ``within`` is ``|now − committed| <= tolerance``.
     """
-    keys = ["variant", "seed", "condition"]
+    keys = ["backbone", "variant", "seed", "condition"]
     merged = rows[keys + ["rank1"]].merge(committed[keys + ["rank1"]], on=keys, how="left", suffixes=("_now", ""))
     missing = merged[merged["rank1"].isna()]
     if len(missing):
-        cells = sorted({f"{v} seed {s}" for v, s in zip(missing["variant"], missing["seed"], strict=True)})
+        cells = sorted(
+            {
+                f"{b} {v} seed {s}"
+                for b, v, s in zip(missing["backbone"], missing["variant"], missing["seed"], strict=True)
+            }
+        )
         raise ValueError(f"no committed rows to compare with for {', '.join(cells)}")
     merged = merged.rename(columns={"rank1": "committed", "rank1_now": "now"})
     merged["diff"] = merged["now"].round(4) - merged["committed"]  # at the committed files' precision
@@ -210,7 +249,9 @@ def load_study(folder: str | Path = "results/study") -> tuple[pd.DataFrame, dict
     missing = [name for name in ("ablation.csv", "provenance.json") if not (folder / name).is_file()]
     if missing:
         raise FileNotFoundError(f"{folder}: no study results ({', '.join(missing)} missing); run `make study`")
-    return pd.read_csv(folder / "ablation.csv"), json.loads((folder / "provenance.json").read_text())
+    provenance = json.loads((folder / "provenance.json").read_text())
+    ablation = _with_backbone(pd.read_csv(folder / "ablation.csv"), provenance.get("base_config", BASE_CONFIG))
+    return ablation, provenance
 
 
 def verdict(row: pd.Series) -> str:

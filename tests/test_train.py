@@ -84,6 +84,30 @@ def test_resume_after_interruption_is_bit_identical(tiny_root, tmp_path, interru
     assert read_metrics(uninterrupted) == read_metrics(resumed)
 
 
+def test_snapshots_keep_the_weights_of_their_step_and_go_with_no_resume(tiny_root, tmp_path, interrupted_run):
+    """trainer.snapshot_every (learning curves): step-NNNNNN.pt holds the model of that step, as a run stopped there
+    has it; it does not change the fingerprint; --no-resume removes the old run's snapshots."""
+    config = tiny_config(tiny_root, **{"trainer.steps": 4, "trainer.checkpoint_every": 4, "trainer.snapshot_every": 2})
+    assert config.fingerprint() == tiny_config(tiny_root, **{"trainer.steps": 4}).fingerprint()
+    run = train(config, tmp_path / "a", progress=False)
+    snapshots = sorted(p.name for p in (run / "checkpoints").glob("step-*.pt"))
+    assert snapshots == ["step-000002.pt", "step-000004.pt"]
+    interrupted_run(tiny_config(tiny_root, **{"trainer.steps": 4, "trainer.checkpoint_every": 2}), tmp_path / "b", 3)
+    stopped = checkpoint.load(tmp_path / "b" / "checkpoints" / "last.pt")
+    weights, num_classes = checkpoint.model_weights(run / "checkpoints" / "step-000002.pt")
+    assert stopped["step"] == 2 and num_classes == stopped["num_classes"]
+    for key, tensor in stopped["model"].items():
+        assert torch.equal(tensor, weights[key]), key
+    last, _ = checkpoint.model_weights(run / "checkpoints" / "last.pt")
+    assert all(
+        torch.equal(t, last[k]) for k, t in checkpoint.model_weights(run / "checkpoints" / snapshots[1])[0].items()
+    )
+    train(tiny_config(tiny_root, **{"trainer.steps": 2}), run, resume=False, progress=False)
+    assert not list((run / "checkpoints").glob("step-*.pt"))
+    with pytest.raises(ValueError, match="trainer.snapshot_every"):
+        tiny_config(tiny_root, **{"trainer.snapshot_every": -1})
+
+
 def test_interrupted_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypatch):
     path = tmp_path / "last.pt"
     checkpoint.save_atomic({"step": 1, "w": torch.ones(3)}, path)

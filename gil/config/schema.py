@@ -129,6 +129,8 @@ class TrainerConfig:
     compile: bool = False  # torch.compile the model
     log_every: int = 50
     checkpoint_every: int = 1000
+    # also keep the model's weights every N steps as checkpoints/step-NNNNNN.pt (learning curves); 0 = off
+    snapshot_every: int = 0
     grad_clip: float = 0.0  # 0 = off
     threads: int = 0  # torch.set_num_threads on CPU; 0 = torch's default
     # a step whose loss or gradients are not finite: "stop" (raise, naming the step and the tensor; the last
@@ -143,6 +145,7 @@ class TrainerConfig:
         _one_of(self.nonfinite, NONFINITE_POLICIES, "trainer.nonfinite")
         _expect(self.grad_clip >= 0, "trainer.grad_clip", "a number >= 0 (0 = off)", self.grad_clip)
         _expect(self.threads >= 0, "trainer.threads", "an integer >= 0 (0 = torch's default)", self.threads)
+        _expect(self.snapshot_every >= 0, "trainer.snapshot_every", "an integer >= 0 (0 = off)", self.snapshot_every)
 
 
 @dataclass(frozen=True)
@@ -212,7 +215,7 @@ class RunConfig:
             content["data"]["root"] = "syngait:" + hashlib.sha256(generated.read_bytes()).hexdigest()[:10]
         else:
             content["data"]["root"] = str(root)
-        for key in ("log_every", "checkpoint_every", "threads", "device", "nonfinite"):
+        for key in ("log_every", "checkpoint_every", "snapshot_every", "threads", "device", "nonfinite"):
             content["trainer"].pop(key)
         for key, default in _LATER_EVAL_KEYS.items():  # count only when set: older run folders keep their names
             if content["eval"][key] == default:

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 BatchMetrics = Callable[[torch.Tensor], dict[str, float]]
 
 CHECKPOINT_NAME = "last.pt"
+SNAPSHOT_PATTERN = "step-*.pt"  # trainer.snapshot_every: the model's weights at a step, checkpoints/step-000300.pt
 RESULT_FILES = ("eval.json", "embeddings.npz")  # written by gil.evaluate.run.evaluate_run from the final checkpoint
 
 
@@ -178,6 +179,23 @@ class Trainer:
             checkpoint.save_atomic(state, self.checkpoint_path)
         environment.barrier()
 
+    def snapshot_path(self, step: int) -> Path:
+        return self.checkpoint_path.parent / f"step-{step:06d}.pt"
+
+    def save_snapshot(self) -> None:
+        """Keep the model's weights at this step (``checkpoints/step-NNNNNN.pt``, read like ``last.pt`` by
+        ``gil eval --checkpoint`` and :func:`~gil.train.checkpoint.model_weights`); call after :meth:`save_checkpoint`,
+        which has checked them finite."""
+        if self.env.is_main:
+            state = {
+                "step": self.step,
+                "num_classes": self.num_classes,
+                "model": self.model.state_dict(),
+                "fingerprint": self.config.fingerprint(),
+            }
+            checkpoint.save_atomic(state, self.snapshot_path(self.step))
+        environment.barrier()
+
     # -- finiteness ----------------------------------------------------------------------------------
     def named_tensors(self, grads: bool) -> list[tuple[str, torch.Tensor]]:
         """``(name, tensor)`` for every trainable parameter (or its gradient) of the model and the loss."""
@@ -208,6 +226,7 @@ class Trainer:
     def _clear_outputs(self) -> None:
         """``fit(resume=False)`` on a used folder: remove the old run's checkpoint, logs and results."""
         old = [self.checkpoint_path, *(self.run_dir / n for n in (*RESULT_FILES, "metrics.csv", "provenance.json"))]
+        old += sorted(self.checkpoint_path.parent.glob(SNAPSHOT_PATTERN))
         removed = [path.name for path in old if path.is_file()]
         for path in old:
             path.unlink(missing_ok=True)
@@ -329,8 +348,11 @@ class Trainer:
                     logger.write(row)
                     bar.set_postfix(loss=f"{info.get('total', float('nan')):.4f}")
                     tic, seen = time.perf_counter(), 0
-                if self.step % cfg.trainer.checkpoint_every == 0 or self.step == cfg.trainer.steps:
-                    self.save_checkpoint()
+                snapshot = cfg.trainer.snapshot_every > 0 and self.step % cfg.trainer.snapshot_every == 0
+                if snapshot or self.step % cfg.trainer.checkpoint_every == 0 or self.step == cfg.trainer.steps:
+                    self.save_checkpoint()  # with a snapshot too: a resumed run never retrains past a snapshot
+                if snapshot:
+                    self.save_snapshot()
                 if self.step >= cfg.trainer.steps:
                     break
         finally:

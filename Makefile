@@ -89,6 +89,7 @@ select: setup data validation-data
 study: setup data select
 	$(PY) -m gil study --data $(DATA) --out results/study
 	$(PY) -m gil calibrate --data $(DATA) --out results/study
+	$(PY) -m gil curves --data $(DATA) --out results/study
 
 clean:
 	rm -rf $(VENV) book/_build book/notebooks

@@ -1,0 +1,171 @@
+"""Learning curves: does the training budget change the verdict between triplet and GIL? (issue #17, item 5)
+
+One cell is one run of the study's base config with a variant's loss terms, trained for :data:`CURVE_STEPS` steps
+(3× the study's 300) with the schedule's milestones scaled by the same factor, its weights kept every
+:data:`SNAPSHOT_EVERY` steps (``trainer.snapshot_every``), and every snapshot scored with the CASIA-B protocol on the
+test identities. Nothing is chosen from these numbers: they are results, read beside the study's.
+
+``curves.csv``: ``backbone, variant, seed, step, condition, rank1, map``; ``curves.json``: provenance per cell.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from gil import config as config_lib
+from gil.config import RunConfig, resolve_path
+from gil.evaluate.run import evaluate_model
+from gil.experiments import study
+from gil.experiments.provenance import machine
+from gil.files import write_atomic
+from gil.models import build_model
+from gil.train import checkpoint, environment
+
+CURVE_STEPS = 900
+SNAPSHOT_EVERY = 100
+CURVE_VARIANTS = ("triplet", "gil_margin", "gil_softmax")
+CURVE_SEEDS = (0, 1, 2)
+CURVE_COLUMNS = ["backbone", "variant", "seed", "step", "condition", "rank1", "map"]
+
+
+def curve_config(
+    variant: str,
+    seed: int,
+    base: str = study.BASE_CONFIG,
+    overrides: dict[str, Any] | None = None,
+    backbone: str | None = None,
+    steps: int = CURVE_STEPS,
+    snapshot_every: int = SNAPSHOT_EVERY,
+) -> RunConfig:
+    """A study cell trained ``steps`` steps, milestones scaled from the base's budget, snapshots every
+    ``snapshot_every``."""
+    config = study.variant_config(variant, seed, base, overrides, backbone)
+    factor = steps / config.trainer.steps
+    values = config.to_dict()
+    values["name"] = values["name"].replace("study-", "curve-", 1)
+    values["trainer"].update(steps=int(steps), snapshot_every=int(snapshot_every))
+    values["schedule"]["milestones"] = [round(m * factor) for m in values["schedule"]["milestones"]]
+    values["schedule"]["warmup_steps"] = round(values["schedule"]["warmup_steps"] * factor)
+    return config_lib.from_dict(values)
+
+
+def snapshot_rows(config: RunConfig, variant: str, run_dir: Path, progress: bool = True) -> list[dict[str, Any]]:
+    """Every snapshot of ``run_dir`` scored on the test identities -> curve rows."""
+    device = environment.pick_device(config.trainer.device)
+    rows: list[dict[str, Any]] = []
+    snapshots = sorted((run_dir / "checkpoints").glob("step-*.pt"))
+    if not snapshots:
+        raise FileNotFoundError(f"{run_dir}/checkpoints: no step-*.pt snapshots (trainer.snapshot_every was 0)")
+    for path in snapshots:
+        weights, num_classes = checkpoint.model_weights(path)
+        model = build_model(config.model.name, num_classes, width=config.model.width, **config.model.kwargs)
+        model.load_state_dict(weights)
+        result, _ = evaluate_model(model.to(device).eval(), config, device, progress=progress)
+        step = int(path.stem.removeprefix("step-"))
+        rows += [
+            {
+                "backbone": config.model.name,
+                "variant": variant,
+                "seed": config.trainer.seed,
+                "step": step,
+                "condition": condition,
+                "rank1": rank1,
+                "map": result.map_summary.get(condition),
+            }
+            for condition, rank1 in result.summary.items()
+        ]
+    return rows
+
+
+def run_curves(
+    out: str | Path = "results/study",
+    variants: Sequence[str] = CURVE_VARIANTS,
+    seeds: Sequence[int] = CURVE_SEEDS,
+    base: str = study.BASE_CONFIG,
+    overrides: dict[str, Any] | None = None,
+    runs_root: str | Path = "runs/study",
+    backbones: Sequence[str] | None = None,
+    steps: int = CURVE_STEPS,
+    snapshot_every: int = SNAPSHOT_EVERY,
+    command: str | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Every (backbone, variant, seed) cell, seed-major, merged into ``out/curves.csv`` / ``curves.json`` as it
+    finishes (the same cell replaced, others kept). Returns the whole table."""
+    out = resolve_path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    command = command or " ".join(sys.argv)
+    for seed in seeds:
+        for backbone in backbones or [study.base_backbone(base)]:
+            for variant in variants:
+                config = curve_config(variant, seed, base, overrides, backbone, steps, snapshot_every)
+                run_dir, timing = study.timed_run(config, runs_root, progress)
+                tic = time.perf_counter()
+                rows = snapshot_rows(config, variant, run_dir, progress)
+                entry = {"backbone": config.model.name, "variant": variant, "seed": seed, **timing}
+                entry["eval_s"] = round(time.perf_counter() - tic, 1)
+                _merge(out, rows, {**entry, "command": command})
+    return load_curves(out)
+
+
+def _merge(out: Path, rows: list[dict[str, Any]], entry: dict[str, Any]) -> None:
+    path = out / "curves.csv"
+    old = pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=CURVE_COLUMNS)
+    key = (entry["backbone"], entry["variant"], entry["seed"])
+    same = (old["backbone"] == key[0]) & (old["variant"] == key[1]) & (old["seed"] == key[2])
+    frame = pd.concat([old[~same], pd.DataFrame(rows, columns=CURVE_COLUMNS)], ignore_index=True)
+    frame = frame.astype({"seed": int, "step": int, "rank1": float, "map": float})
+    order = {v: i for i, v in enumerate(study.VARIANTS)}
+    frame = frame.sort_values(
+        ["backbone", "seed", "variant", "step"], key=lambda c: c.map(order) if c.name == "variant" else c, kind="stable"
+    )
+    write_atomic(path, frame.to_csv(index=False, float_format="%.4f"))
+    meta_path = out / "curves.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    meta["machine"] = machine()
+    cells = [c for c in meta.get("cells", []) if (c["backbone"], c["variant"], c["seed"]) != key]
+    meta["cells"] = cells + [{**entry, "commit": meta["machine"].get("commit")}]
+    write_atomic(meta_path, json.dumps(meta, indent=2))
+
+
+def load_curves(folder: str | Path = "results/study") -> pd.DataFrame:
+    path = resolve_path(folder) / "curves.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no learning curves; run `gil curves`")
+    return pd.read_csv(path)
+
+
+def gap_by_step(curves: pd.DataFrame, variant: str, metric: str = "rank1") -> pd.DataFrame:
+    """Per backbone × condition × step: the paired difference ``variant − triplet`` over seeds (mean, 95%
+    t-interval, seeds) — the figure of 06."""
+    keys = ["backbone", "seed", "step", "condition"]
+    base = curves[curves["variant"] == study.BASELINE].set_index(keys)[metric]
+    other = curves[curves["variant"] == variant].set_index(keys)[metric]
+    diff = (other - base.reindex(other.index)).dropna().reset_index()
+    records = []
+    for (backbone, condition, step), group in diff.groupby(["backbone", "condition", "step"], sort=True):
+        mean, lo, hi = study.t_interval(group[metric].to_numpy())
+        records.append(
+            {"backbone": backbone, "condition": condition, "step": step, "seeds": len(group),
+             "gap": mean, "lo": lo, "hi": hi}
+        )  # fmt: skip
+    return pd.DataFrame.from_records(records, columns=["backbone", "condition", "step", "seeds", "gap", "lo", "hi"])
+
+
+__all__ = [
+    "CURVE_COLUMNS",
+    "CURVE_STEPS",
+    "CURVE_VARIANTS",
+    "SNAPSHOT_EVERY",
+    "curve_config",
+    "gap_by_step",
+    "load_curves",
+    "run_curves",
+]

@@ -1,0 +1,57 @@
+"""Learning curves (#17 item 5): snapshots scored on the test identities, merged files, the paired gap per step."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gil import cli
+from gil.experiments import curves, study
+
+
+def test_a_curve_cell_is_the_study_cell_with_a_longer_budget_and_scaled_milestones():
+    cell, longer = study.variant_config("gil_margin", 1), curves.curve_config("gil_margin", 1)
+    assert (cell.trainer.steps, cell.schedule.milestones) == (300, (250,))
+    assert (longer.trainer.steps, longer.schedule.milestones, longer.trainer.snapshot_every) == (900, (750,), 100)
+    a, b = cell.to_dict(), longer.to_dict()
+    assert {k for k in a if a[k] != b[k]} == {"name", "trainer", "schedule"} and longer.name == "curve-gil_margin"
+
+
+def test_every_snapshot_is_scored_and_the_last_is_the_final_model(tiny_cli_options, tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["curves", *tiny_cli_options, "--out", str(out), "--steps", "4", "--snapshot-every", "2"]
+    argv += ["--variant", "triplet", "--variant", "gil_margin", "--seed", "0"]
+    assert cli.main(argv) == 0
+    frame = pd.read_csv(out / "curves.csv")
+    assert list(frame.columns) == curves.CURVE_COLUMNS and len(frame) == 2 * 2 * 3
+    assert set(frame["step"]) == {2, 4} and set(frame["variant"]) == {"triplet", "gil_margin"}
+    run = next((tmp_path / "runs").glob("curve-gil_margin-*"))
+    final = json.loads((run / "eval.json").read_text())["summary"]
+    last = frame[(frame["variant"] == "gil_margin") & (frame["step"] == 4)].set_index("condition")["rank1"]
+    assert last.to_dict() == pytest.approx(final, abs=1e-4)
+    assert "gil_margin - triplet (paired over seeds)" in capsys.readouterr().out
+    cells = json.loads((out / "curves.json").read_text())["cells"]
+    assert [(c["variant"], c["seed"]) for c in cells] == [("triplet", 0), ("gil_margin", 0)]
+
+
+def test_the_gap_is_paired_within_backbone_seed_and_step():
+    rows = []
+    for seed, (b, g) in enumerate([(50, 53), (52, 54), (48, 52)]):
+        for step, shift in ((100, 0.0), (200, 10.0)):
+            rows.append(
+                dict(backbone="gaitgl", variant="triplet", seed=seed, step=step, condition="NM", rank1=b + shift)
+            )
+            rows.append(dict(backbone="gaitgl", variant="gil_margin", seed=seed, step=step, condition="NM",
+                             rank1=g + shift))  # fmt: skip
+    gap = curves.gap_by_step(pd.DataFrame(rows).assign(map=np.nan), "gil_margin").set_index("step")
+    assert gap["gap"].to_dict() == pytest.approx({100: 3.0, 200: 3.0})
+    assert (gap["seeds"] == 3).all() and (gap["lo"] < 3.0).all() and (gap["hi"] > 3.0).all()
+
+
+def test_a_run_without_snapshots_is_named(tmp_path):
+    (tmp_path / "checkpoints").mkdir()
+    with pytest.raises(FileNotFoundError, match="no step-\\*.pt snapshots"):
+        curves.snapshot_rows(curves.curve_config("triplet", 0), "triplet", tmp_path)

@@ -55,3 +55,20 @@ def test_interval_plot_zooms_to_the_data_and_lists_every_variant():
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["triplet", "gil_margin", "gil_softmax"]
     left, right = fig.axes[1].get_xlim()
     assert 50 < left < 54 and 57 <= right < 62  # zoomed to the data, not from zero
+
+
+def test_gap_curves_draw_one_line_and_band_per_variant_and_the_zero_line():
+    gap = pd.DataFrame(
+        [
+            dict(backbone="gaitgl", condition=c, step=s, seeds=3, gap=g, lo=g - 1, hi=g + 1)
+            for c in ("NM", "CL")
+            for s, g in ((100, 1.0), (200, -0.5))
+        ]
+    )
+    fig = plots.gap_curves({"gil_margin": gap, "gil_softmax": gap.assign(gap=gap["gap"] + 2)}, title="GaitGL")
+    assert isinstance(fig, Figure)
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in axes] == ["NM", "CL"]
+    lines = axes[0].get_lines()
+    assert len(lines) == 3 and list(lines[0].get_ydata()) == [1.0, -0.5]  # two variants and the zero line
+    assert [t.get_text() for t in axes[0].get_legend().get_texts()] == ["gil_margin", "gil_softmax"]

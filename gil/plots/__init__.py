@@ -18,6 +18,7 @@ from gil.plots.geometry import (
     margin_panels,
 )
 from gil.plots.results import (
+    gap_curves,
     interval_plot,
     metric_panels,
     rank1_difference_heatmaps,
@@ -41,6 +42,7 @@ __all__ = [
     "histograms",
     "distance_histograms",
     "embedding_maps",
+    "gap_curves",
     "interval_plot",
     "metric_panels",
     "margin_panels",

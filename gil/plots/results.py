@@ -177,3 +177,29 @@ def rank1_difference_heatmaps(difference: Mapping[str, pd.DataFrame], title: str
     finite = finite[np.isfinite(finite)]
     limit = max(1.0, float(np.abs(finite).max())) if len(finite) else 1.0
     return _view_heatmaps(difference, title, vmin=-limit, vmax=limit, cmap="RdBu_r", label="rank-1 difference (points)")
+
+
+def gap_curves(gaps: Mapping[str, pd.DataFrame], title: str = "") -> Figure:
+    """The paired rank-1 gap to the baseline against training steps: one panel per probe condition, one line per
+    variant (``gaps[variant]`` from :func:`gil.experiments.curves.gap_by_step` of one backbone), its 95% interval
+    shaded; zero dashed."""
+    _style()
+    frames = [frame for frame in gaps.values() if len(frame)]
+    conditions = [c for c in CONDITION_ORDER if any(c in set(f["condition"]) for f in frames)]
+    fig, axes = plt.subplots(1, max(1, len(conditions)), figsize=(4.0 * max(1, len(conditions)), 3.2), squeeze=False)
+    for ax, condition in zip(axes[0], conditions, strict=False):
+        for variant, frame in gaps.items():
+            rows = frame[frame["condition"] == condition].sort_values("step")
+            if rows.empty:
+                continue
+            line = ax.plot(rows["step"], rows["gap"], marker="o", ms=3, lw=1.4, label=variant)[0]
+            ax.fill_between(rows["step"], rows["lo"], rows["hi"], color=line.get_color(), alpha=0.15, lw=0)
+        ax.axhline(0.0, color="0.4", lw=1, ls="--")
+        ax.set_xlabel("training step")
+        ax.set_title(condition)
+    axes[0, 0].set_ylabel("rank-1 gap to triplet (points)")
+    axes[0, 0].legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -22,6 +22,16 @@ def test_variant_configs_differ_only_in_loss_and_seed():
     assert ablations["gil_margin-no_uniformity"]["uniformity_weight"] == 0.0
 
 
+def test_the_authors_recipes_are_study_variants_with_their_bundled_loss_terms():
+    from gil import config as config_lib
+
+    for variant, bundled in (
+        ("authors_triplet", "casia-b/gaitgl_authors"),
+        ("authors_pr", "casia-b/gaitgl_authors_pr"),
+    ):
+        assert study.VARIANTS[variant] == config_lib.load(bundled).loss.terms
+
+
 def test_unknown_variant_lists_known_ones():
     with pytest.raises(ValueError, match="gil_margin-fixed_margin"):
         study.variant_config("gil_magic", 0)

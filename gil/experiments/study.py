@@ -36,6 +36,16 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
     "gil_margin-no_pair_weights": {"gil": {**_GIL, "pair_weight": "none"}},
     "gil_margin-fixed_margin": {"gil": {**_GIL, "margin": "fixed"}},
     "gil_margin-no_uniformity": {"gil": {**_GIL, "uniformity_weight": 0.0}},
+    # the authors' recipes (casia-b/gaitgl_authors, casia-b/gaitgl_authors_pr) on the study's budget; the PR one needs
+    # a backbone with BNNeck logits (GaitGL, GaitBase)
+    "authors_triplet": {
+        "gil": {"weight": 1.0, "form": "margin", "pair_weight": "official", "margin": "fixed", "uniformity_weight": 0.0}
+    },
+    "authors_pr": {
+        "triplet": {"weight": 1.0, "margin": 0.2},
+        "gil": {"weight": 1.0, "form": "softmax_official", "uniformity_weight": 0.0},
+        "ce": {"weight": 1.0, "scale": 1.0, "label_smoothing": 0.0},
+    },
 }
 DEFAULT_SEEDS = (0, 1, 2, 3, 4)
 ABLATION_COLUMNS = ["backbone", "variant", "seed", "condition", "rank1", "map"]

@@ -77,6 +77,8 @@ TABLES = {  # per page, one entry per table: header or row labels that one of it
         {"NM", "BG", "CL", "triplet", "gil_margin", "gil_softmax", "gil_margin-no_uniformity"},
         {"backbone", "variant", "gaitset", "seeds"},
         {"mean_part_norm", "last_active", "GaitSet + GIL margin, λ_u"},
+        {"seeds", "rank1", "mean_norm", "gaitset", "triplet", "first"},  # the selection on validation identities
+        {"worst_norm_ratio", "collapses", "chosen", "first"},
     ],
     "07_paper": [
         {"NM", "BG", "CL", "GaitSet", "GaitGL", "GaitGL + GIL (L_m)", "GaitGL + GIL (L_s)", "LT (74)"},

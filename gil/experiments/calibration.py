@@ -129,6 +129,7 @@ def run_calibration(
     data_root = overrides.get("data.root") or study.variant_config(study.BASELINE, 0, base).data.root
     cells: list[tuple[str, int | None]] = [(m, s) for s in seeds for m in models if m in TRAINED_MODELS]
     cells += [(m, None) for m in models if m in CUES]
+    started = machine()  # the code that runs is the checkout's at the start, whatever is committed meanwhile
     for model, seed in tqdm(cells, desc="calibration", disable=not progress):
         if seed is None:
             tic = time.perf_counter()
@@ -136,7 +137,7 @@ def run_calibration(
             entry = {"model": model, "seed": None, "wall_s": round(time.perf_counter() - tic, 1)}
         else:
             rows, entry = run_model(model, seed, runs_root, base, overrides, progress=False)
-        _merge(out, model, seed, rows, entry, command, base, overrides)
+        _merge(out, model, seed, rows, {**entry, "machine": started}, command, base, overrides)
     return load_calibration(out)
 
 
@@ -149,7 +150,7 @@ def _merge(out: Path, model: str, seed: int | None, rows, entry, command: str, b
     write_atomic(path, frame.to_csv(index=False, float_format="%.4f"))
     provenance = study.read_provenance(out, command, base, overrides)
     kept = [e for e in provenance.get("calibration", []) if (e["model"], e["seed"]) != (model, seed)]
-    provenance["calibration"] = kept + [{**entry, "command": command, "machine": machine()}]
+    provenance["calibration"] = kept + [{"machine": machine(), **entry, "command": command}]
     write_atomic(out / "provenance.json", json.dumps(provenance, indent=2))
 
 

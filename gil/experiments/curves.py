@@ -102,6 +102,7 @@ def run_curves(
     out = resolve_path(out)
     out.mkdir(parents=True, exist_ok=True)
     command = command or " ".join(sys.argv)
+    started = machine()  # the code that runs is the checkout's at the start, whatever is committed meanwhile
     for seed in seeds:
         for backbone in backbones or [study.base_backbone(base)]:
             for variant in variants:
@@ -111,11 +112,11 @@ def run_curves(
                 rows = snapshot_rows(config, variant, run_dir, progress)
                 entry = {"backbone": config.model.name, "variant": variant, "seed": seed, **timing}
                 entry["eval_s"] = round(time.perf_counter() - tic, 1)
-                _merge(out, rows, {**entry, "command": command})
+                _merge(out, rows, {**entry, "command": command}, started)
     return load_curves(out)
 
 
-def _merge(out: Path, rows: list[dict[str, Any]], entry: dict[str, Any]) -> None:
+def _merge(out: Path, rows: list[dict[str, Any]], entry: dict[str, Any], started: dict[str, Any]) -> None:
     path = out / "curves.csv"
     old = pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=CURVE_COLUMNS)
     key = (entry["backbone"], entry["variant"], entry["seed"])
@@ -129,7 +130,7 @@ def _merge(out: Path, rows: list[dict[str, Any]], entry: dict[str, Any]) -> None
     write_atomic(path, frame.to_csv(index=False, float_format="%.4f"))
     meta_path = out / "curves.json"
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-    meta["machine"] = machine()
+    meta["machine"] = started or machine()
     cells = [c for c in meta.get("cells", []) if (c["backbone"], c["variant"], c["seed"]) != key]
     meta["cells"] = cells + [{**entry, "commit": meta["machine"].get("commit")}]
     write_atomic(meta_path, json.dumps(meta, indent=2))

@@ -165,15 +165,23 @@ def run_selection(
     out = resolve_path(out)
     out.mkdir(parents=True, exist_ok=True)
     command = command or " ".join(sys.argv)
+    started = machine()  # the code that runs is the checkout's at the start, whatever is committed meanwhile
     for seed in seeds:
         for backbone in backbones:
             for candidate in candidates:
                 rows, entry = run_cell(backbone, candidate, seed, validation_root, runs_root, base, overrides, progress)
-                merge_cell(out, rows, {**entry, "command": command}, validation_root)
+                merge_cell(out, rows, {**entry, "command": command}, validation_root, started)
     return load_selection(out)
 
 
-def merge_cell(out: Path, rows: list[dict[str, Any]], entry: dict[str, Any], validation_root: str | Path) -> None:
+def merge_cell(
+    out: Path,
+    rows: list[dict[str, Any]],
+    entry: dict[str, Any],
+    validation_root: str | Path,
+    started: dict[str, Any] | None = None,
+) -> None:
+    """Merge one cell; ``started``: :func:`machine` when the command started (the commit whose code ran)."""
     path = out / "selection.csv"
     old = pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=SELECTION_COLUMNS)
     key = (entry["backbone"], entry["candidate"], entry["seed"])
@@ -189,7 +197,7 @@ def merge_cell(out: Path, rows: list[dict[str, Any]], entry: dict[str, Any], val
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     root = resolve_path(validation_root)
     meta["validation_data"] = json.loads((root / "syngait.json").read_text())
-    meta["machine"] = machine()
+    meta["machine"] = started or machine()
     cells = [c for c in meta.get("cells", []) if (c["backbone"], c["candidate"], c["seed"]) != key]
     meta["cells"] = cells + [{**entry, "commit": meta["machine"].get("commit")}]
     write_atomic(meta_path, json.dumps(meta, indent=2))

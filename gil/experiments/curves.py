@@ -10,7 +10,6 @@ test identities. Nothing is chosen from these numbers: they are results, read be
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Sequence
@@ -23,8 +22,8 @@ from gil import config as config_lib
 from gil.config import RunConfig, resolve_path
 from gil.evaluate.run import evaluate_model
 from gil.experiments import study
+from gil.experiments.cells import merge_entry, merge_rows
 from gil.experiments.provenance import machine
-from gil.files import write_atomic
 from gil.models import build_model
 from gil.train import checkpoint, environment
 
@@ -117,23 +116,11 @@ def run_curves(
 
 
 def _merge(out: Path, rows: list[dict[str, Any]], entry: dict[str, Any], started: dict[str, Any]) -> None:
-    path = out / "curves.csv"
-    old = pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=CURVE_COLUMNS)
-    key = (entry["backbone"], entry["variant"], entry["seed"])
-    same = (old["backbone"] == key[0]) & (old["variant"] == key[1]) & (old["seed"] == key[2])
-    frame = pd.concat([old[~same], pd.DataFrame(rows, columns=CURVE_COLUMNS)], ignore_index=True)
-    frame = frame.astype({"seed": int, "step": int, "rank1": float, "map": float})
-    order = {v: i for i, v in enumerate(study.VARIANTS)}
-    frame = frame.sort_values(
-        ["backbone", "seed", "variant", "step"], key=lambda c: c.map(order) if c.name == "variant" else c, kind="stable"
-    )
-    write_atomic(path, frame.to_csv(index=False, float_format="%.4f"))
-    meta_path = out / "curves.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-    meta["machine"] = started or machine()
-    cells = [c for c in meta.get("cells", []) if (c["backbone"], c["variant"], c["seed"]) != key]
-    meta["cells"] = cells + [{**entry, "commit": meta["machine"].get("commit")}]
-    write_atomic(meta_path, json.dumps(meta, indent=2))
+    key = {name: entry[name] for name in ("backbone", "variant", "seed")}
+    dtypes = {"seed": int, "step": int, "rank1": float, "map": float}
+    sort = ["backbone", "seed", "variant", "step"]
+    merge_rows(out / "curves.csv", rows, CURVE_COLUMNS, key, dtypes, sort, ranks={"variant": list(study.VARIANTS)})
+    merge_entry(out / "curves.json", entry, list(key), started)
 
 
 def load_curves(folder: str | Path = "results/study") -> pd.DataFrame:

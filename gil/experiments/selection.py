@@ -45,8 +45,8 @@ from gil import config as config_lib
 from gil.config import RunConfig, resolve_path
 from gil.evaluate.run import evaluate_model, load_trained_model
 from gil.experiments import study
+from gil.experiments.cells import merge_entry, merge_rows
 from gil.experiments.provenance import machine
-from gil.files import write_atomic
 from gil.train import environment
 
 VALIDATION_SEED = 1
@@ -182,25 +182,12 @@ def merge_cell(
     started: dict[str, Any] | None = None,
 ) -> None:
     """Merge one cell; ``started``: :func:`machine` when the command started (the commit whose code ran)."""
-    path = out / "selection.csv"
-    old = pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=SELECTION_COLUMNS)
-    key = (entry["backbone"], entry["candidate"], entry["seed"])
-    same = (old["backbone"] == key[0]) & (old["candidate"] == key[1]) & (old["seed"] == key[2])
-    frame = pd.concat([old[~same], pd.DataFrame(rows, columns=SELECTION_COLUMNS)], ignore_index=True)
-    frame = frame.astype({"seed": int, "rank1": float, "map": float, "mean_norm": float})
-    order = {name: i for i, name in enumerate((*BACKBONES, *CANDIDATES))}
-    frame = frame.sort_values(
-        ["seed", "backbone", "candidate"], key=lambda c: c.map(order) if c.name != "seed" else c, kind="stable"
-    )
-    write_atomic(path, frame.to_csv(index=False, float_format="%.4f"))
-    meta_path = out / "selection.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-    root = resolve_path(validation_root)
-    meta["validation_data"] = json.loads((root / "syngait.json").read_text())
-    meta["machine"] = started or machine()
-    cells = [c for c in meta.get("cells", []) if (c["backbone"], c["candidate"], c["seed"]) != key]
-    meta["cells"] = cells + [{**entry, "commit": meta["machine"].get("commit")}]
-    write_atomic(meta_path, json.dumps(meta, indent=2))
+    key = {name: entry[name] for name in ("backbone", "candidate", "seed")}
+    dtypes = {"seed": int, "rank1": float, "map": float, "mean_norm": float}
+    ranks = {"backbone": BACKBONES, "candidate": list(CANDIDATES)}
+    merge_rows(out / "selection.csv", rows, SELECTION_COLUMNS, key, dtypes, ["seed", "backbone", "candidate"], ranks)
+    held_out = json.loads((resolve_path(validation_root) / "syngait.json").read_text())
+    merge_entry(out / "selection.json", entry, list(key), started or machine(), validation_data=held_out)
 
 
 def load_selection(folder: str | Path = "results/study") -> pd.DataFrame:

@@ -1,0 +1,50 @@
+"""The result files of cell-by-cell experiments (``gil select``, ``gil curves``): merge one finished cell in place.
+
+A cell's rows replace the older rows with the same key in a CSV, and its provenance entry replaces the one with the
+same key in a JSON file; every other cell is kept, so a stopped run keeps what finished and one cell can be rerun.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gil.files import write_atomic
+
+
+def merge_rows(
+    path: Path,
+    rows: list[dict[str, Any]],
+    columns: Sequence[str],
+    key: Mapping[str, Any],
+    dtypes: Mapping[str, type],
+    sort: Sequence[str],
+    ranks: Mapping[str, Sequence[str]],
+) -> None:
+    """Write ``rows`` into the CSV at ``path`` in place of the rows whose ``key`` columns equal ``key``'s values;
+    sorted by ``sort`` (stable), columns named in ``ranks`` in the order of their listed values."""
+    old = pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=list(columns))
+    same = np.logical_and.reduce([(old[column] == value).to_numpy() for column, value in key.items()])
+    frame = pd.concat([old[~same], pd.DataFrame(rows, columns=list(columns))], ignore_index=True).astype(dict(dtypes))
+    position = {column: {v: i for i, v in enumerate(values)} for column, values in ranks.items()}
+    frame = frame.sort_values(
+        list(sort), key=lambda c: c.map(position[c.name]) if c.name in position else c, kind="stable"
+    )
+    write_atomic(path, frame.to_csv(index=False, float_format="%.4f"))
+
+
+def merge_entry(path: Path, entry: dict[str, Any], key: Sequence[str], started: dict[str, Any], **header: Any) -> None:
+    """Put ``entry`` into ``path``'s ``cells`` in place of the one with the same ``key`` fields, stamped with the
+    commit of ``started`` (:func:`~gil.experiments.provenance.machine` when the command started, i.e. the code that
+    ran); ``header`` and ``started`` (as ``machine``) refresh the file's top-level fields."""
+    meta = json.loads(path.read_text()) if path.is_file() else {}
+    meta.update(header, machine=started)
+    own = tuple(entry[field] for field in key)
+    cells = [c for c in meta.get("cells", []) if tuple(c[field] for field in key) != own]
+    meta["cells"] = cells + [{**entry, "commit": started.get("commit")}]
+    write_atomic(path, json.dumps(meta, indent=2))

@@ -52,7 +52,7 @@ from gil.train import environment
 VALIDATION_SEED = 1
 VALIDATION_ROOT = "data/syngait-small-val"
 BACKBONES = ("gaitset", "gaitpart", "gaitgl")
-_FIRST = dict(study.VARIANTS["gil_margin"]["gil"])
+_FIRST = dict(study.VARIANTS["gil_margin_first"]["gil"])
 CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
     "triplet": study.VARIANTS["triplet"],
     "first": {"gil": _FIRST},

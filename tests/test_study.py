@@ -159,3 +159,18 @@ def test_compare_rows_flags_cells_beyond_the_tolerance_and_names_missing_ones():
     assert not study.compare_rows(pd.DataFrame(_rows("gil_margin", 0, 71.5)), committed)["within"].any()
     with pytest.raises(ValueError, match="gaitgl gil_softmax seed 0"):
         study.compare_rows(pd.DataFrame(_rows("gil_softmax", 0, 60.0)), committed)
+
+
+def test_overall_verdict_groups_the_conditions_by_their_paired_verdict():
+    rows = []
+    for seed, (nm, bg, cl) in enumerate([(3.0, -2.0, 1.0), (4.0, -3.0, -1.0), (5.0, -2.5, 0.5)]):
+        for variant, values in (("triplet", (0.0, 0.0, 0.0)), ("gil_margin", (nm, bg, cl))):
+            rows += [
+                {"backbone": "gaitset", "variant": variant, "seed": seed, "condition": c, "rank1": 50 + v, "map": 0.0}
+                for c, v in zip(("NM", "BG", "CL"), values, strict=True)
+            ]
+    rows.append({"backbone": "gaitset", "variant": "gil_softmax", "seed": 0, "condition": "NM", "rank1": 1.0, "map": 0})
+    table = study.overall_verdict(study.summarize(pd.DataFrame(rows))).set_index("variant")["verdict"]
+    assert table["gil_margin"] == "helps on NM; hurts on BG; cannot be told apart on CL"
+    assert table["gil_softmax"] == "too few seeds on NM"
+    assert "triplet" not in table.index

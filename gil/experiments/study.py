@@ -49,7 +49,13 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
         "ce": {"weight": 1.0, "scale": 1.0, "label_smoothing": 0.0},
     },
 }
-DEFAULT_SEEDS = (0, 1, 2, 3, 4)
+# variant names before the margin form's default changed (issue #17), as older files (results/gpu) spell them
+RENAMED = {
+    "gil_margin": "gil_margin_first",
+    "gil_margin-no_pair_weights": "gil_margin_first-no_pair_weights",
+    "gil_margin-fixed_margin": "gil_margin_first-fixed_margin",
+}
+DEFAULT_SEEDS = (0, 1, 2)
 ABLATION_COLUMNS = ["backbone", "variant", "seed", "condition", "rank1", "map"]
 
 
@@ -283,3 +289,22 @@ def verdict(row: pd.Series) -> str:
     if row["diff_hi"] < 0:
         return f"worse than the baseline: {span}"
     return f"no detectable difference: {span}"
+
+
+def overall_verdict(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per backbone × variant (baseline left out), the paired verdicts of its probe conditions in one phrase:
+    ``helps`` (interval above 0), ``hurts`` (below 0), ``cannot be told apart`` (interval includes 0) or ``too few
+    seeds``, each followed by its conditions, e.g. "hurts on NM, BG; cannot be told apart on CL"."""
+
+    def word(row: pd.Series) -> str:
+        if math.isnan(row["diff_lo"]):
+            return "too few seeds"
+        return "helps" if row["diff_lo"] > 0 else "hurts" if row["diff_hi"] < 0 else "cannot be told apart"
+
+    records = []
+    rows = summary[summary["variant"] != BASELINE]
+    for (backbone, variant), group in rows.groupby(["backbone", "variant"], sort=False):
+        words = dict.fromkeys(word(r) for _, r in group.iterrows())
+        parts = [f"{w} on {', '.join(group.loc[group.apply(word, axis=1) == w, 'condition'])}" for w in words]
+        records.append({"backbone": backbone, "variant": variant, "verdict": "; ".join(parts)})
+    return pd.DataFrame.from_records(records, columns=["backbone", "variant", "verdict"])

@@ -86,8 +86,17 @@ book: setup data
 select: setup data validation-data
 	$(PY) -m gil select --data $(DATA) --validation-data $(VALIDATION) --out results/study
 
+# the study (results/study): triplet, GIL margin (the default), GIL softmax and the first reconstruction on three
+# backbones x 3 seeds (the triplet and margin cells reuse the selection's runs), then on GaitGL the term ablations
+# and the authors' recipes
+STUDY_BACKBONES := --backbone gaitset --backbone gaitpart --backbone gaitgl
+STUDY_VARIANTS := --variant triplet --variant gil_margin --variant gil_softmax --variant gil_margin_first
+ABLATIONS := --variant gil_margin_first-no_pair_weights --variant gil_margin_first-fixed_margin \
+	--variant gil_margin-no_uniformity --variant authors_triplet --variant authors_pr
+
 study: setup data select
-	$(PY) -m gil study --data $(DATA) --out results/study
+	$(PY) -m gil study --data $(DATA) --out results/study $(STUDY_BACKBONES) $(STUDY_VARIANTS)
+	$(PY) -m gil study --data $(DATA) --out results/study --backbone gaitgl $(ABLATIONS)
 	$(PY) -m gil calibrate --data $(DATA) --out results/study
 	$(PY) -m gil curves --data $(DATA) --out results/study
 

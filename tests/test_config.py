@@ -178,6 +178,19 @@ def test_fingerprint_ignores_logging_but_not_training_fields():
     assert base.fingerprint() != config_lib.from_dict({"loss": {"terms": {"gil": {}}}}).fingerprint()
 
 
+def test_an_unset_margin_form_uniformity_weight_counts_as_its_new_default():
+    """The margin form's default λ_u changed from 0.1 to 0.01: a run folder trained under the old default must not
+    be reused for a config that leaves it unset, while explicit settings keep their fingerprints."""
+
+    def of(terms):
+        return config_lib.from_dict({"loss": {"terms": {"gil": terms}}}).fingerprint()
+
+    assert of({}) == of({"uniformity_weight": 0.01})
+    assert of({"form": "margin"}) == of({"form": "margin", "uniformity_weight": 0.01})
+    assert of({}) != of({"uniformity_weight": 0.1})
+    assert of({"form": "softmax"}) != of({"form": "softmax", "uniformity_weight": 0.1})  # unchanged default: as before
+
+
 def test_fingerprint_is_the_same_for_a_relative_and_absolute_root_and_follows_the_generated_data(tmp_path, monkeypatch):
     monkeypatch.chdir(PROJECT_ROOT)
     relative = config_lib.from_dict({"data": {"root": "data/syngait-small"}})

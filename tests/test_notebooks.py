@@ -32,6 +32,7 @@ STEPS = 2  # training steps of every run the pages train
 LOSSES = ("triplet", "gil_margin")  # the runs of pages 03–05 (02 trains its default, gil_margin)
 
 # what each page must show on the tiny preset with its default parameters
+BACKBONES_STUDIED = ("gaitset", "gaitpart", "gaitgl")  # the backbones of the committed study (results/study)
 FIGURES = {  # image/png outputs
     "00_loss_anatomy": 5,  # Figures 1–5; Figure 6 only with interactive=True
     "01_data": 5,  # subject grid, walk strip, GEIs, dataset overview, calibration per view
@@ -39,7 +40,7 @@ FIGURES = {  # image/png outputs
     "03_cross_view": 4,  # one heatmap per run, one difference, rank-1 per view
     "04_uniformity": 4,  # batch uniformity, distance histograms, centre angles, UMAP
     "05_margins": 2,  # identity margins, adaptive margins
-    "06_ablation": 1,  # the interval plot
+    "06_ablation": 3,  # the interval plot of each backbone in results/study (GaitSet, GaitPart, GaitGL)
     "07_paper": 0,
 }
 TABLES = {  # per page, one entry per table: header or row labels that one of its HTML tables must all show
@@ -73,16 +74,22 @@ TABLES = {  # per page, one entry per table: header or row labels that one of it
         {"mean cosine", "mean margin", "share at m_max", "share at m_min", "triplet", "gil_margin"},
     ],
     "06_ablation": [
-        {"commands", "base config", "commits", "cells (variant × seed)"},
-        {"NM", "BG", "CL", "triplet", "gil_margin", "gil_softmax", "gil_margin-no_uniformity"},
-        {"backbone", "variant", "gaitset", "seeds"},
+        {"commands", "base config", "commits", "cells (backbone × variant × seed)", "cells reusing a selection run"},
+        *({"NM", "BG", "CL", backbone, "triplet", "gil_margin", "gil_softmax"} for backbone in BACKBONES_STUDIED),
+        {"NM", "BG", "CL", "first study", "gil_margin_first", "gil_margin-no_uniformity"},  # the first study, a record
+        {"backbone", "variant", "gaitset", "seeds", "gil_margin_first"},
         {"mean_part_norm", "last_active", "GaitSet + GIL margin, λ_u"},
         {"seeds", "rank1", "mean_norm", "gaitset", "triplet", "first"},  # the selection on validation identities
         {"worst_norm_ratio", "collapses", "chosen", "first"},
     ],
     "07_paper": [
         {"NM", "BG", "CL", "GaitSet", "GaitGL", "GaitGL + GIL (L_m)", "GaitGL + GIL (L_s)", "LT (74)"},
-        {"NM", "BG", "CL", "baseline (triplet)", "+ GIL (L_m)", "+ GIL (L_s)"},
+        {"NM", "BG", "CL", "all", "CASIA-B LT (74)", "OU-MVLP", "GaitGL (OpenGait)", "GaitGL + GiLoss"},
+        *(
+            {"NM", "BG", "CL", backbone, "baseline (triplet)", "+ GIL (L_m)", "+ GIL (L_s)"}
+            for backbone in BACKBONES_STUDIED
+        ),
+        {"GIL minus baseline", "paper · LT (74) · GaitGL + GIL (L_s)", "this package · twin · gaitgl + GIL (L_s)"},
     ],
 }
 
@@ -360,8 +367,10 @@ def committed_study() -> tuple[pd.DataFrame, dict]:
     return pd.read_csv(root / "ablation.csv"), json.loads((root / "provenance.json").read_text())
 
 
-def mean_rank1(ablation: pd.DataFrame, variant: str, condition: str) -> float:
+def mean_rank1(ablation: pd.DataFrame, variant: str, condition: str, backbone: str | None = None) -> float:
     rows = ablation[(ablation["variant"] == variant) & (ablation["condition"] == condition)]
+    if backbone is not None:
+        rows = rows[rows["backbone"] == backbone]
     return rows["rank1"].mean()
 
 
@@ -369,13 +378,21 @@ def mean_rank1(ablation: pd.DataFrame, variant: str, condition: str) -> float:
 def test_ablation_page_shows_the_committed_study(executed):
     notebook = executed("06_ablation")
     ablation, provenance = committed_study()
-    facts = table_with(notebook, "cells (variant × seed)")
-    assert int(lookup(facts, "cells (variant × seed)", "provenance")) == len(provenance["cells"])
-    rank1 = table_with(notebook, "gil_margin-no_uniformity")
-    for condition in ("NM", "BG", "CL"):
-        for variant in ablation["variant"].unique():
-            shown = lookup(rank1, variant, condition)
-            assert shown.startswith(f"{mean_rank1(ablation, variant, condition):.1f} ["), (variant, condition, shown)
+    assert set(ablation["backbone"]) == set(BACKBONES_STUDIED)
+    facts = table_with(notebook, "cells (backbone × variant × seed)")
+    assert int(lookup(facts, "cells (backbone × variant × seed)", "provenance")) == len(provenance["cells"])
+    for backbone, rows in ablation.groupby("backbone"):
+        rank1 = table_with(notebook, backbone, "triplet", "gil_margin")
+        for condition in ("NM", "BG", "CL"):
+            for variant in rows["variant"].unique():
+                shown = lookup(rank1, variant, condition)
+                expected = f"{mean_rank1(rows, variant, condition):.1f}"
+                assert shown.startswith(expected), (backbone, variant, condition, shown)
+    first = pd.read_csv(checkout() / "results" / "study" / "gaitgl-v1" / "ablation.csv")
+    record = table_with(notebook, "first study")
+    for variant in first["variant"].unique():
+        shown = lookup(record, variant, "CL")
+        assert shown.startswith(f"{mean_rank1(first, variant, 'CL'):.1f} ["), (variant, shown)
 
 
 @pytest.mark.slow
@@ -384,12 +401,17 @@ def test_paper_page_sets_the_committed_study_beside_table_1(executed):
 
     notebook = executed("07_paper")
     ablation, _ = committed_study()
-    ours = table_with(notebook, "baseline (triplet)")
     names = {"triplet": "baseline (triplet)", "gil_margin": "+ GIL (L_m)", "gil_softmax": "+ GIL (L_s)"}
-    for condition in ("NM", "BG", "CL"):
-        for variant, method in names.items():
-            shown = lookup(ours, method, condition)
-            assert shown.startswith(f"{mean_rank1(ablation, variant, condition):.1f} ± "), (method, condition, shown)
+    for backbone in BACKBONES_STUDIED:
+        ours = table_with(notebook, backbone, "baseline (triplet)")
+        for condition in ("NM", "BG", "CL"):
+            for variant, method in names.items():
+                shown = lookup(ours, method, condition)
+                expected = f"{mean_rank1(ablation, variant, condition, backbone):.1f} ± "
+                assert shown.startswith(expected), (backbone, method, condition, shown)
+    gains = table_with(notebook, "GIL minus baseline")
+    assert lookup(gains, "paper · LT (74) · GaitGL + GIL (L_m)", "CL") == "+6.2"  # 89.8 − 83.6
+    assert lookup(gains, "authors' branch · OU-MVLP · GaitGL + GiLoss", "all") == "+0.6"  # 90.5 − 89.9
     published = table_with(notebook, "GaitGL + GIL (L_m)")
     cells = [cell for row in published for cell in row]
     for value in paper.table1()["rank1"]:

@@ -118,3 +118,18 @@ def test_the_decision_rule_drops_collapsing_candidates_and_breaks_ties_towards_t
 def test_the_rule_before_any_gil_cell_is_an_empty_table():
     table = selection.verdict(_frame([("gaitset", "triplet", 0, 50.0, 6.0)]))
     assert table.empty and not table["chosen"].any()
+
+
+def test_a_candidate_that_collapsed_on_an_earlier_seed_is_not_trained_again(tmp_path):
+    cells = [
+        ("gaitset", "triplet", 0, 50.0, 6.0),
+        ("gaitset", "first", 0, 20.0, 0.1),
+        ("gaitset", "sphere", 0, 60.0, 5.0),
+    ]
+    _frame(cells).to_csv(tmp_path / "selection.csv", index=False)
+    assert selection.collapsed_candidates(tmp_path, before_seed=1) == {"first"}
+    assert selection.collapsed_candidates(tmp_path, before_seed=0) == set()  # only earlier seeds count
+    assert selection.collapsed_candidates(tmp_path / "none", before_seed=1) == set()
+    # run_selection asks before each cell: a collapsed candidate's later seeds are skipped without training
+    frame = selection.run_selection(tmp_path, ["gaitset"], ["first"], [1], validation_root=tmp_path / "unused")
+    assert set(frame["seed"]) == {0}

@@ -16,10 +16,23 @@ def test_variant_configs_differ_only_in_loss_and_seed():
         assert other["trainer"]["seed"] == 3
         for key in ("data", "model", "optim", "schedule", "eval"):
             assert other[key] == base[key], (variant, key)
-    ablations = {v: study.VARIANTS[v]["gil"] for v in study.VARIANTS if v.startswith("gil_margin-")}
-    assert ablations["gil_margin-no_pair_weights"]["pair_weight"] == "none"
-    assert ablations["gil_margin-fixed_margin"]["margin"] == "fixed"
-    assert ablations["gil_margin-no_uniformity"]["uniformity_weight"] == 0.0
+    first = study.VARIANTS["gil_margin_first"]["gil"]
+    assert first["uniformity_weight"] == 0.1
+    assert study.VARIANTS["gil_margin"]["gil"] == {**first, "uniformity_weight": 0.01}  # the validation's choice
+    ablations = {v: study.VARIANTS[v]["gil"] for v in study.VARIANTS if "-" in v}
+    assert ablations["gil_margin_first-no_pair_weights"] == {**first, "pair_weight": "none"}
+    assert ablations["gil_margin_first-fixed_margin"] == {**first, "margin": "fixed"}
+    assert ablations["gil_margin-no_uniformity"] == {**first, "uniformity_weight": 0.0}
+
+
+def test_the_default_margin_variant_is_the_selections_choice_and_shares_its_runs():
+    from gil.experiments import selection
+
+    for backbone in selection.BACKBONES:
+        chosen = selection.cell_config(backbone, "lambda_0.01", 1).fingerprint()
+        assert study.variant_config("gil_margin", 1, backbone=backbone).fingerprint() == chosen
+        first = selection.cell_config(backbone, "first", 1).fingerprint()
+        assert study.variant_config("gil_margin_first", 1, backbone=backbone).fingerprint() == first
 
 
 def test_the_authors_recipes_are_study_variants_with_their_bundled_loss_terms():
@@ -33,7 +46,7 @@ def test_the_authors_recipes_are_study_variants_with_their_bundled_loss_terms():
 
 
 def test_unknown_variant_lists_known_ones():
-    with pytest.raises(ValueError, match="gil_margin-fixed_margin"):
+    with pytest.raises(ValueError, match="gil_margin_first-fixed_margin"):
         study.variant_config("gil_magic", 0)
 
 
@@ -75,6 +88,9 @@ def test_one_cell_from_the_cli_writes_rows_and_provenance(tiny_cli_options, tmp_
     provenance = json.loads((out / "provenance.json").read_text())
     assert provenance["machine"]["torch"] and provenance["cells"][0]["variant"] == "gil_margin"
     assert "--variant gil_margin" in provenance["command"]
+    assert provenance["cells"][0]["reused"] is False
+    assert main(args) == 0  # the same cell again: its run is reused, and provenance says so
+    assert json.loads((out / "provenance.json").read_text())["cells"][0]["reused"] is True
     # the same cell retrained from scratch elsewhere reproduces the committed rows (CPU training is deterministic)
     again = list(args)
     again[again.index(str(out))] = str(tmp_path / "check")
@@ -143,3 +159,18 @@ def test_compare_rows_flags_cells_beyond_the_tolerance_and_names_missing_ones():
     assert not study.compare_rows(pd.DataFrame(_rows("gil_margin", 0, 71.5)), committed)["within"].any()
     with pytest.raises(ValueError, match="gaitgl gil_softmax seed 0"):
         study.compare_rows(pd.DataFrame(_rows("gil_softmax", 0, 60.0)), committed)
+
+
+def test_overall_verdict_groups_the_conditions_by_their_paired_verdict():
+    rows = []
+    for seed, (nm, bg, cl) in enumerate([(3.0, -2.0, 1.0), (4.0, -3.0, -1.0), (5.0, -2.5, 0.5)]):
+        for variant, values in (("triplet", (0.0, 0.0, 0.0)), ("gil_margin", (nm, bg, cl))):
+            rows += [
+                {"backbone": "gaitset", "variant": variant, "seed": seed, "condition": c, "rank1": 50 + v, "map": 0.0}
+                for c, v in zip(("NM", "BG", "CL"), values, strict=True)
+            ]
+    rows.append({"backbone": "gaitset", "variant": "gil_softmax", "seed": 0, "condition": "NM", "rank1": 1.0, "map": 0})
+    table = study.overall_verdict(study.summarize(pd.DataFrame(rows))).set_index("variant")["verdict"]
+    assert table["gil_margin"] == "helps on NM; hurts on BG; cannot be told apart on CL"
+    assert table["gil_softmax"] == "too few seeds on NM"
+    assert "triplet" not in table.index

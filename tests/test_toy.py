@@ -63,7 +63,7 @@ def test_nearest_centre_angle_matches_a_plain_loop():
 
 def test_uniformity_term_spreads_classes_more_than_triplet():
     problem = toy.sphere_problem(classes=6, per_class=6, seed=0)
-    runs = toy.compare_losses(problem, toy.toy_losses(), steps=120)
+    runs = toy.compare_losses(problem, toy.toy_losses(uniformity_weight=0.1), steps=120)
     angle = {name: t.nearest_centre_angle[-1] for name, t in runs.items()}
     assert angle["GIL margin"] > angle["triplet"] + 10
     assert angle["GIL softmax"] > angle["triplet"] + 10
@@ -80,6 +80,9 @@ def test_toy_losses_pass_the_knobs():
         assert (cfg.kappa, cfg.uniformity_weight, cfg.m0) == (1.5, 0.7, 0.25)
     assert losses["GIL softmax"].config.tau == 0.3
     assert isinstance(losses["GIL margin"], GeneralizedInterClassLoss)
+    defaults = toy.toy_losses()
+    assert defaults["GIL margin"].config.uniformity_weight == 0.01  # each form's own default
+    assert defaults["GIL softmax"].config.uniformity_weight == 0.1
 
 
 def test_pair_weight_matrix_matches_formula_and_sorts_by_class():

@@ -19,6 +19,7 @@ def _run(args: argparse.Namespace) -> int:
         args.base,
         cell_overrides(args),
         command="gil " + " ".join(args.argv),
+        skip_collapsed=not args.all_seeds,
     )
     print(frame.groupby(["backbone", "candidate"], sort=False)[["rank1", "mean_norm"]].mean().round(2).to_string())
     if (frame["candidate"] == "triplet").any() and (frame["candidate"] != "triplet").any():
@@ -34,6 +35,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--candidate", action="append", choices=list(CANDIDATES), help="only this one (repeatable)")
     parser.add_argument(
         "--validation-data", default=VALIDATION_ROOT, help=f"the validation twin's root (default: {VALIDATION_ROOT})"
+    )
+    parser.add_argument(
+        "--all-seeds",
+        action="store_true",
+        help="train every seed of a candidate that collapsed on an earlier one (default: skip it; it is out anyway)",
     )
     add_cell_arguments(parser, "selection.csv and selection.json", "base config (the study's)")
     parser.set_defaults(func=_run)

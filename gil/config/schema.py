@@ -221,6 +221,12 @@ class RunConfig:
             if content["eval"][key] == default:
                 content["eval"].pop(key)
         content.pop("name")
+        gil_terms = [args for name, args in content["loss"]["terms"].items() if name == "gil"]
+        for args in gil_terms:  # the margin form's default λ_u changed (0.1 → 0.01): an unset one counts as its value
+            if args.get("form", "margin") == "margin" and args.get("uniformity_weight") is None:
+                from gil.losses.gil import DEFAULT_UNIFORMITY_WEIGHT
+
+                args["uniformity_weight"] = DEFAULT_UNIFORMITY_WEIGHT["margin"]
         blob = json.dumps(content, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:10]
 

@@ -54,3 +54,58 @@ def table1() -> pd.DataFrame:
                     }
                 )
     return pd.DataFrame(rows)
+
+
+# The authors' OpenGait branch (weichen-yu/OpenGait, behind pull request #113 to ShiqiYu/OpenGait, closed unmerged),
+# docs/1.model_zoo.md at commit 0335f00 (2023-02-27): rank-1 (%). CASIA-B: LT, gallery NM 1-4, identical view
+# excluded; OU-MVLP: mean over probe views, identical view excluded. "GiLoss" is configs/giloss/giloss_gaitgl.yaml:
+# GaitGL with OpenGait's triplet, their InfoLoss and cross-entropy, 1.0 each.
+AUTHORS_BRANCH_SOURCE = "weichen-yu/OpenGait docs/1.model_zoo.md (0335f00)"
+_AUTHORS_BRANCH = {
+    ("CASIA-B LT (74)", "GaitGL (OpenGait)"): (97.4, 94.5, 83.8),
+    ("CASIA-B LT (74)", "GaitGL + GiLoss"): (97.6, 95.5, 87.2),
+    ("OU-MVLP", "GaitGL (OpenGait)"): (89.9,),
+    ("OU-MVLP", "GaitGL + GiLoss"): (90.5,),
+}
+
+
+def authors_branch() -> pd.DataFrame:
+    """The authors' OpenGait-branch model zoo as a tidy frame: ``setting, method, condition, rank1, source``
+    (OU-MVLP has one number, condition ``all``)."""
+    rows = []
+    for (setting, method), values in _AUTHORS_BRANCH.items():
+        conditions = ("NM", "BG", "CL") if len(values) == 3 else ("all",)
+        for condition, value in zip(conditions, values, strict=True):
+            rows.append(
+                {
+                    "setting": setting,
+                    "method": method,
+                    "condition": condition,
+                    "rank1": value,
+                    "source": AUTHORS_BRANCH_SOURCE,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def published_gains() -> pd.DataFrame:
+    """GIL minus its GaitGL baseline in each published source: ``source, setting, method, condition, gain``."""
+    paper = table1()
+    rows = []
+    for setting, group in paper.groupby("setting", sort=False):
+        base = group[group["method"] == "GaitGL"].set_index("condition")["rank1"]
+        for method in ("GaitGL + GIL (L_m)", "GaitGL + GIL (L_s)"):
+            values = group[group["method"] == method].set_index("condition")["rank1"]
+            for condition in ("NM", "BG", "CL"):
+                gain = round(float(values[condition] - base[condition]), 1)
+                rows.append({"source": "paper", "setting": setting, "method": method, "condition": condition,
+                             "gain": gain})  # fmt: skip
+    branch = authors_branch()
+    for setting, group in branch.groupby("setting", sort=False):
+        base = group[group["method"] == "GaitGL (OpenGait)"].set_index("condition")["rank1"]
+        values = group[group["method"] == "GaitGL + GiLoss"].set_index("condition")["rank1"]
+        for condition in values.index:
+            gain = round(float(values[condition] - base[condition]), 1)
+            rows.append({"source": "authors' branch", "setting": setting, "method": "GaitGL + GiLoss",
+                         "condition": condition, "gain": gain})  # fmt: skip
+    return pd.DataFrame(rows)

@@ -52,7 +52,7 @@ from gil.train import environment
 VALIDATION_SEED = 1
 VALIDATION_ROOT = "data/syngait-small-val"
 BACKBONES = ("gaitset", "gaitpart", "gaitgl")
-_FIRST = dict(study.VARIANTS["gil_margin"]["gil"])
+_FIRST = dict(study.VARIANTS["gil_margin_first"]["gil"])
 CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
     "triplet": study.VARIANTS["triplet"],
     "first": {"gil": _FIRST},
@@ -159,9 +159,14 @@ def run_selection(
     overrides: dict[str, Any] | None = None,
     command: str | None = None,
     progress: bool = True,
+    skip_collapsed: bool = True,
 ) -> pd.DataFrame:
     """Every cell, seed-major then backbone; each merged into ``out/selection.csv`` and ``out/selection.json`` as
-    it finishes (cells already there are kept, the same cell replaced). Returns the whole table."""
+    it finishes (cells already there are kept, the same cell replaced). Returns the whole table.
+
+    ``skip_collapsed``: a candidate that has collapsed already (on any backbone, in a cell of ``out``) is not
+    trained for further seeds — under the rule it is out, whatever they show; its finished cells stay reported.
+    """
     out = resolve_path(out)
     out.mkdir(parents=True, exist_ok=True)
     command = command or " ".join(sys.argv)
@@ -169,9 +174,25 @@ def run_selection(
     for seed in seeds:
         for backbone in backbones:
             for candidate in candidates:
+                if skip_collapsed and candidate in collapsed_candidates(out, before_seed=seed):
+                    print(f"gil select: skipping {backbone} {candidate} seed {seed}: collapsed on an earlier seed")
+                    continue
                 rows, entry = run_cell(backbone, candidate, seed, validation_root, runs_root, base, overrides, progress)
                 merge_cell(out, rows, {**entry, "command": command}, validation_root, started)
     return load_selection(out)
+
+
+def collapsed_candidates(out: str | Path, before_seed: int) -> set[str]:
+    """The candidates the rule rules out on the finished cells of ``out`` with a seed below ``before_seed``."""
+    path = resolve_path(out) / "selection.csv"
+    if not path.is_file():
+        return set()
+    earlier = pd.read_csv(path)
+    earlier = earlier[earlier["seed"] < before_seed]
+    if not (earlier["candidate"] == "triplet").any():
+        return set()
+    table = verdict(earlier)
+    return set(table.index[table["collapses"]])
 
 
 def merge_cell(

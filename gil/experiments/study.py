@@ -28,14 +28,16 @@ from gil.files import write_atomic
 
 BASE_CONFIG = "embedded/small_triplet"
 BASELINE = "triplet"
+# the first reconstruction: λ_u = 0.1, which collapses GaitSet and GaitPart; the ablations below switch its terms off
 _GIL = {"weight": 1.0, "form": "margin", "pair_weight": "official", "margin": "adaptive", "uniformity_weight": 0.1}
 VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
     "triplet": {"triplet": {"weight": 1.0, "margin": 0.2}},
-    "gil_margin": {"gil": dict(_GIL)},
+    "gil_margin": {"gil": {**_GIL, "uniformity_weight": 0.01}},  # chosen on validation identities (selection.py)
     "gil_softmax": {"gil": {**_GIL, "form": "softmax", "pair_weight": "none"}},
-    "gil_margin-no_pair_weights": {"gil": {**_GIL, "pair_weight": "none"}},
-    "gil_margin-fixed_margin": {"gil": {**_GIL, "margin": "fixed"}},
-    "gil_margin-no_uniformity": {"gil": {**_GIL, "uniformity_weight": 0.0}},
+    "gil_margin_first": {"gil": dict(_GIL)},
+    "gil_margin_first-no_pair_weights": {"gil": {**_GIL, "pair_weight": "none"}},
+    "gil_margin_first-fixed_margin": {"gil": {**_GIL, "margin": "fixed"}},
+    "gil_margin-no_uniformity": {"gil": {**_GIL, "uniformity_weight": 0.0}},  # λ_u = 0: the same for both
     # the authors' recipes (casia-b/gaitgl_authors, casia-b/gaitgl_authors_pr) on the study's budget; the PR one needs
     # a backbone with BNNeck logits (GaitGL, GaitBase)
     "authors_triplet": {
@@ -47,7 +49,13 @@ VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
         "ce": {"weight": 1.0, "scale": 1.0, "label_smoothing": 0.0},
     },
 }
-DEFAULT_SEEDS = (0, 1, 2, 3, 4)
+# variant names before the margin form's default changed (issue #17), as older files (results/gpu) spell them
+RENAMED = {
+    "gil_margin": "gil_margin_first",
+    "gil_margin-no_pair_weights": "gil_margin_first-no_pair_weights",
+    "gil_margin-fixed_margin": "gil_margin_first-fixed_margin",
+}
+DEFAULT_SEEDS = (0, 1, 2)
 ABLATION_COLUMNS = ["backbone", "variant", "seed", "condition", "rank1", "map"]
 
 
@@ -104,15 +112,20 @@ def run_cell(
 
 
 def timed_run(config: RunConfig, runs_root: str | Path, progress: bool) -> tuple[Path, dict[str, Any]]:
-    """``get_or_train`` with what provenance records of it: ``{"run", "wall_s", "fingerprint"}``."""
+    """``get_or_train`` with what provenance records of it: ``{"run", "wall_s", "fingerprint", "reused"}``;
+    ``reused``: a finished run of the same fingerprint was there already (e.g. a selection cell's), so ``wall_s`` is
+    not its training time (that is in the provenance of the command that trained it)."""
     from gil.experiments.runs import get_or_train
 
+    fingerprint = config.fingerprint()
+    reused = any(resolve_path(runs_root).glob(f"**/*-{fingerprint}/eval.json"))
     tic = time.perf_counter()
     run_dir = get_or_train(config, runs_root=runs_root, progress=progress)
     return run_dir, {
         "run": run_dir.name,
         "wall_s": round(time.perf_counter() - tic, 1),
-        "fingerprint": config.fingerprint(),
+        "fingerprint": fingerprint,
+        "reused": reused,
     }
 
 
@@ -276,3 +289,22 @@ def verdict(row: pd.Series) -> str:
     if row["diff_hi"] < 0:
         return f"worse than the baseline: {span}"
     return f"no detectable difference: {span}"
+
+
+def overall_verdict(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per backbone × variant (baseline left out), the paired verdicts of its probe conditions in one phrase:
+    ``helps`` (interval above 0), ``hurts`` (below 0), ``cannot be told apart`` (interval includes 0) or ``too few
+    seeds``, each followed by its conditions, e.g. "hurts on NM, BG; cannot be told apart on CL"."""
+
+    def word(row: pd.Series) -> str:
+        if math.isnan(row["diff_lo"]):
+            return "too few seeds"
+        return "helps" if row["diff_lo"] > 0 else "hurts" if row["diff_hi"] < 0 else "cannot be told apart"
+
+    records = []
+    rows = summary[summary["variant"] != BASELINE]
+    for (backbone, variant), group in rows.groupby(["backbone", "variant"], sort=False):
+        words = dict.fromkeys(word(r) for _, r in group.iterrows())
+        parts = [f"{w} on {', '.join(group.loc[group.apply(word, axis=1) == w, 'condition'])}" for w in words]
+        records.append({"backbone": backbone, "variant": variant, "verdict": "; ".join(parts)})
+    return pd.DataFrame.from_records(records, columns=["backbone", "variant", "verdict"])

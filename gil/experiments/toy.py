@@ -91,13 +91,14 @@ def sphere_problem(classes: int = 6, per_class: int = 8, spread: float = 0.35, s
 def toy_losses(
     tau: float = GILConfig.tau,
     kappa: float = GILConfig.kappa,
-    uniformity_weight: float = GILConfig.uniformity_weight,
+    uniformity_weight: float | None = GILConfig.uniformity_weight,
     margin: float = GILConfig.m0,
 ) -> dict[str, nn.Module]:
     """The three losses the notebook compares, by display name: the triplet baseline and both GIL forms.
 
     ``tau`` only acts on the softmax form; ``kappa`` and ``uniformity_weight`` (λ_u) on both GIL forms;
-    ``margin`` is the triplet margin and GIL's base margin m0. Defaults are :class:`~gil.losses.gil.GILConfig`'s.
+    ``margin`` is the triplet margin and GIL's base margin m0. Defaults are :class:`~gil.losses.gil.GILConfig`'s
+    (``uniformity_weight=None``: each form's own default, 0.01 for the margin form and 0.1 for the softmax form).
     """
     return {
         "triplet": TripletLoss(margin),

@@ -45,7 +45,7 @@ class GeneralizedInterClassLoss(nn.Module):
         form: str = GILConfig.form,
         pair_weight: str | None = GILConfig.pair_weight,
         margin: str | None = GILConfig.margin,
-        uniformity_weight: float = GILConfig.uniformity_weight,
+        uniformity_weight: float | None = GILConfig.uniformity_weight,
         m0: float = GILConfig.m0,
         kappa: float = GILConfig.kappa,
         m_min: float = GILConfig.m_min,

@@ -23,7 +23,10 @@ averaged over parts. Per part: ``d_ij = ||e_i − e_j||₂`` and ``s_ij = cos(e_
    pairs, then over parts. No pair weights (the softmax itself up-weights hard negatives).
 5. Class-level uniformity: centres as in 3 *with* gradient,
    ``L_u = log(mean_{a≠b} exp(−t ||μ_a − μ_b||²))`` (Wang & Isola 2020), mean over parts.
-6. Total: ``L = L_m (or L_s) + λ_u · L_u``.
+6. Total: ``L = L_m (or L_s) + λ_u · L_u``. Default λ_u (``uniformity_weight=None``): 0.01 for the margin form,
+   chosen on validation identities among five candidates (issue #17, ``gil.experiments.selection``, the loss page
+   §8); 0.1 for the softmax forms, the first reconstruction's value, kept. ``uniformity_weight=0.1`` with the
+   margin form is the first reconstruction, which collapses GaitSet's and GaitPart's embeddings.
    ``uniformity_scale="norm"``: ``λ_u · sg(mean |e|) · L_u`` — L_u's gradient on an embedding scales as 1/|e|;
    multiplied by the batch's detached mean part norm it is on the scale of the margin term's, whatever the
    network's output scale (issue #17's candidate "norm-scaled").
@@ -74,6 +77,9 @@ PAIR_WEIGHTS = ("official", "none")
 MARGINS = ("fixed", "adaptive")
 UNIFORMITY_SCALES = ("none", "norm")
 METRIC_SPACES = ("raw", "sphere")
+# λ_u by form: the margin form's was chosen on validation identities (issue #17); the first reconstruction's 0.1
+# collapses unnormalised backbones (GaitSet, GaitPart) with it, and stays the softmax forms' value
+DEFAULT_UNIFORMITY_WEIGHT = {"margin": 0.01, "softmax": 0.1, "softmax_official": 0.1}
 _EPS = 1e-12  # norm floor, F.normalize's: ê = e / max(|e|, ε)
 
 
@@ -84,7 +90,7 @@ class GILConfig:
     form: str = "margin"  # "margin" (L_m), "softmax" (L_s) or "softmax_official" (the authors' InfoLoss)
     pair_weight: str | None = None  # None: "official" for the margin form, "none" for the softmax forms
     margin: str | None = None  # None: "adaptive"; softmax_official has no margin (resolves to "none")
-    uniformity_weight: float = 0.1  # λ_u; 0 switches L_u off (it is still logged)
+    uniformity_weight: float | None = None  # λ_u; None: DEFAULT_UNIFORMITY_WEIGHT[form]; 0: L_u off (still logged)
     m0: float = 0.2  # base margin: OpenGait's triplet margin
     kappa: float = 0.5  # how strongly centre crowding raises the margin
     m_min: float = 0.05
@@ -108,6 +114,8 @@ class GILConfig:
             raise bad("margin", f"one of {MARGINS} (or None)")
         if self.margin is not None and self.form == "softmax_official":
             raise bad("margin", "None with form='softmax_official' (the authors' InfoLoss has no margin)")
+        if self.uniformity_weight is None:
+            object.__setattr__(self, "uniformity_weight", DEFAULT_UNIFORMITY_WEIGHT[self.form])
         for field in ("uniformity_weight", "m0", "kappa", "m_min"):
             if not getattr(self, field) >= 0:
                 raise bad(field, ">= 0")
@@ -208,7 +216,7 @@ class GeneralizedInterClassLoss(nn.Module):
         form: str = GILConfig.form,
         pair_weight: str | None = GILConfig.pair_weight,
         margin: str | None = GILConfig.margin,
-        uniformity_weight: float = GILConfig.uniformity_weight,
+        uniformity_weight: float | None = GILConfig.uniformity_weight,
         m0: float = GILConfig.m0,
         kappa: float = GILConfig.kappa,
         m_min: float = GILConfig.m_min,
@@ -227,7 +235,7 @@ class GeneralizedInterClassLoss(nn.Module):
             form=form,
             pair_weight=pair_weight,
             margin=margin,
-            uniformity_weight=float(uniformity_weight),
+            uniformity_weight=None if uniformity_weight is None else float(uniformity_weight),
             m0=float(m0),
             kappa=float(kappa),
             m_min=float(m_min),

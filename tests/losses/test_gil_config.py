@@ -36,3 +36,15 @@ def test_adaptive_margins_apply_the_cosine_rule():
     torch.testing.assert_close(adaptive_margins(centres, *rule), margin_of_cosine(cos, *rule))
     for s, expected in ((-1.0, 0.1), (0.0, 0.2), (0.5, 0.35), (1.0, 0.4)):  # clip(0.2 (1 + 1.5 s), 0.1, 0.4)
         assert float(margin_of_cosine(torch.tensor(s, dtype=torch.float64), *rule)) == pytest.approx(expected)
+
+
+def test_default_uniformity_weight_follows_the_form():
+    # the margin form's λ_u was chosen on validation identities (issue #17); the softmax forms keep the first 0.1
+    assert GILConfig().uniformity_weight == 0.01
+    assert GILConfig(form="softmax").uniformity_weight == 0.1
+    assert GILConfig(form="softmax_official").uniformity_weight == 0.1
+    assert GILConfig(uniformity_weight=0.1).uniformity_weight == 0.1  # the first reconstruction, still available
+    assert GILConfig(uniformity_weight=0).uniformity_weight == 0
+    assert build_loss({"gil": {"form": "margin"}}).terms["gil"].config.uniformity_weight == 0.01
+    with pytest.raises(ValueError, match="uniformity_weight must be >= 0"):
+        GILConfig(uniformity_weight=-0.1)

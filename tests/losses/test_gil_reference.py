@@ -29,10 +29,13 @@ CONFIGS = (
     + [dict(form="softmax_official", uniformity_weight=lam) for lam in (0.0, 0.1)]
     # issue #17's candidates: L_u on the margin term's scale; the margin term on the hypersphere
     + [
-        dict(form="margin", pair_weight="official", margin="adaptive", uniformity_scale="norm"),
-        dict(form="softmax", margin="adaptive", uniformity_scale="norm"),
+        dict(form="margin", pair_weight="official", margin="adaptive", uniformity_scale="norm", uniformity_weight=0.1),
+        dict(form="softmax", margin="adaptive", uniformity_scale="norm", uniformity_weight=0.1),
     ]
-    + [dict(form="margin", pair_weight=pw, margin="adaptive", metric_space="sphere") for pw in ("official", "none")]
+    + [
+        dict(form="margin", pair_weight=pw, margin="adaptive", metric_space="sphere", uniformity_weight=0.1)
+        for pw in ("official", "none")
+    ]
 )
 
 
@@ -197,9 +200,9 @@ def test_every_term_and_gradient_match_the_loop_reference(cfg, labels):
 
 
 PLAIN = [
-    dict(form="margin", pair_weight="official", margin="adaptive"),
-    dict(form="softmax", margin="adaptive"),
-    dict(form="softmax_official"),
+    dict(form="margin", pair_weight="official", margin="adaptive", uniformity_weight=0.01),
+    dict(form="softmax", margin="adaptive", uniformity_weight=0.1),
+    dict(form="softmax_official", uniformity_weight=0.1),
 ]
 
 

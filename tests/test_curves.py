@@ -55,3 +55,32 @@ def test_a_run_without_snapshots_is_named(tmp_path):
     (tmp_path / "checkpoints").mkdir()
     with pytest.raises(FileNotFoundError, match="no step-\\*.pt snapshots"):
         curves.snapshot_rows(curves.curve_config("triplet", 0), "triplet", tmp_path)
+
+
+def _curve_rows(gaps: dict[tuple[int, str], list[float]]) -> pd.DataFrame:
+    """Triplet at 50 points everywhere, gil_margin at 50 + the listed per-seed gap at each (step, condition)."""
+    rows = []
+    for (step, condition), per_seed in gaps.items():
+        for seed, gap in enumerate(per_seed):
+            key = dict(backbone="gaitgl", seed=seed, step=step, condition=condition, map=np.nan)
+            rows += [dict(key, variant="triplet", rank1=50.0), dict(key, variant="gil_margin", rank1=50.0 + gap)]
+    return pd.DataFrame(rows)
+
+
+def test_the_verdict_per_step_says_helps_hurts_or_cannot_be_told_apart_per_condition():
+    frame = _curve_rows({
+        (100, "CL"): [1.0, -1.0, 0.5], (100, "NM"): [-2.0, -3.0, -2.5], (100, "BG"): [-2.0, -3.0, -2.5],
+        (200, "NM"): [2.0, 3.0, 2.5], (200, "BG"): [-1.0, 1.0, 0.2], (200, "CL"): [4.0, 5.0, 4.5],
+    })  # fmt: skip
+    words = curves.verdict_by_step(frame).set_index("step")["verdict"].to_dict()
+    assert words == {100: "hurts on NM, BG; cannot be told apart on CL",
+                     200: "helps on NM, CL; cannot be told apart on BG"}  # fmt: skip
+    only_last = curves.verdict_by_step(frame, steps=[200])
+    assert only_last[["backbone", "variant", "step"]].to_dict("records") == [
+        {"backbone": "gaitgl", "variant": "gil_margin", "step": 200}
+    ]
+
+
+def test_the_verdict_per_step_with_one_seed_says_so():
+    words = curves.verdict_by_step(_curve_rows({(100, "NM"): [3.0]}))
+    assert words["verdict"].tolist() == ["too few seeds on NM"]

@@ -147,6 +147,25 @@ def gap_by_step(curves: pd.DataFrame, variant: str, metric: str = "rank1") -> pd
     return pd.DataFrame.from_records(records, columns=["backbone", "condition", "step", "seeds", "gap", "lo", "hi"])
 
 
+def verdict_by_step(curves: pd.DataFrame, steps: Sequence[int] | None = None) -> pd.DataFrame:
+    """Per backbone × variant × step (every scored step, or only ``steps``): the paired verdict against triplet in
+    words, as :func:`gil.experiments.study.overall_verdict` gives it for the study ("helps on NM; cannot be told
+    apart on BG, CL"), conditions in the order NM, BG, CL."""
+    order = {condition: i for i, condition in enumerate(("NM", "BG", "CL"))}
+    variants = [v for v in study.VARIANTS if v != study.BASELINE and v in set(curves["variant"])]
+    records: list[dict[str, Any]] = []
+    for variant in variants:
+        gaps = gap_by_step(curves, variant)
+        if steps is not None:
+            gaps = gaps[gaps["step"].isin(list(steps))]
+        gaps = gaps.sort_values("condition", key=lambda c: c.map(order).fillna(len(order)), kind="stable")
+        for step, group in gaps.groupby("step", sort=True):
+            summary = group.rename(columns={"gap": "diff_vs_baseline", "lo": "diff_lo", "hi": "diff_hi"})
+            words = study.overall_verdict(summary.assign(variant=variant))
+            records += words.assign(step=int(step)).to_dict("records")
+    return pd.DataFrame.from_records(records, columns=["backbone", "variant", "step", "verdict"])
+
+
 __all__ = [
     "CURVE_COLUMNS",
     "CURVE_STEPS",
@@ -156,4 +175,5 @@ __all__ = [
     "gap_by_step",
     "load_curves",
     "run_curves",
+    "verdict_by_step",
 ]

@@ -40,7 +40,7 @@ FIGURES = {  # image/png outputs
     "03_cross_view": 4,  # one heatmap per run, one difference, rank-1 per view
     "04_uniformity": 4,  # batch uniformity, distance histograms, centre angles, UMAP
     "05_margins": 2,  # identity margins, adaptive margins
-    "06_ablation": 3,  # the interval plot of each backbone in results/study (GaitSet, GaitPart, GaitGL)
+    "06_ablation": 4,  # each backbone's interval plot (GaitSet, GaitPart, GaitGL), the learning curves' gap
     "07_paper": 0,
 }
 TABLES = {  # per page, one entry per table: header or row labels that one of its HTML tables must all show
@@ -81,6 +81,8 @@ TABLES = {  # per page, one entry per table: header or row labels that one of it
         {"mean_part_norm", "last_active", "GaitSet + GIL margin, λ_u"},
         {"seeds", "rank1", "mean_norm", "gaitset", "triplet", "first"},  # the selection on validation identities
         {"worst_norm_ratio", "collapses", "chosen", "first"},
+        {"mean rank-1 at step", "gaitgl", "triplet", "gil_margin", "gil_softmax", "NM", "CL"},  # learning curves
+        {"step", "gaitgl", "gil_margin", "gil_softmax"},  # their paired verdicts per step
     ],
     "07_paper": [
         {"NM", "BG", "CL", "GaitSet", "GaitGL", "GaitGL + GIL (L_m)", "GaitGL + GIL (L_s)", "LT (74)"},
@@ -89,7 +91,12 @@ TABLES = {  # per page, one entry per table: header or row labels that one of it
             {"NM", "BG", "CL", backbone, "baseline (triplet)", "+ GIL (L_m)", "+ GIL (L_s)"}
             for backbone in BACKBONES_STUDIED
         ),
-        {"GIL minus baseline", "paper · LT (74) · GaitGL + GIL (L_s)", "this package · twin · gaitgl + GIL (L_s)"},
+        {
+            "GIL minus baseline",
+            "paper · LT (74) · GaitGL + GIL (L_s)",
+            "this package · twin · gaitgl + GIL (L_s)",
+            "this package · twin · gaitgl + the authors' PR recipe",
+        },
     ],
 }
 

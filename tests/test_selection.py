@@ -33,6 +33,7 @@ def test_cells_score_the_validation_twin_and_merge_in_place(tiny_cli_options, va
     meta = json.loads((out / "selection.json").read_text())
     assert meta["validation_data"]["seed"] == selection.VALIDATION_SEED
     assert [c["validation_identities"] for c in meta["cells"]] == [8, 8]  # every identity of the tiny twin
+    assert all(c["eval_s"] > 0 for c in meta["cells"])  # the validation scoring is timed apart from the training
     assert "collapses" in capsys.readouterr().out  # the verdict is printed once triplet and a candidate are in
 
     assert len(list((tmp_path / "runs").glob("select-gaitset-*"))) == 2  # the study's run cache, one run per cell

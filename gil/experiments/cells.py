@@ -1,4 +1,5 @@
-"""The result files of cell-by-cell experiments (``gil select``, ``gil curves``): merge one finished cell in place.
+"""The result files of cell-by-cell experiments (``gil select``, ``gil curves``): merge one finished cell in place,
+and add up the time their cells recorded.
 
 A cell's rows replace the older rows with the same key in a CSV, and its provenance entry replaces the one with the
 same key in a JSON file; every other cell is kept, so a stopped run keeps what finished and one cell can be rerun.
@@ -15,6 +16,14 @@ import numpy as np
 import pandas as pd
 
 from gil.files import write_atomic
+
+# the stages of `make study` in order: (stage, file in the results folder, the list of cell entries in it)
+STUDY_STAGES = (
+    ("select", "selection.json", "cells"),
+    ("study", "provenance.json", "cells"),
+    ("calibrate", "provenance.json", "calibration"),
+    ("curves", "curves.json", "cells"),
+)
 
 
 def merge_rows(
@@ -48,3 +57,17 @@ def merge_entry(path: Path, entry: dict[str, Any], key: Sequence[str], started: 
     cells = [c for c in meta.get("cells", []) if tuple(c[field] for field in key) != own]
     meta["cells"] = cells + [{**entry, "commit": started.get("commit")}]
     write_atomic(path, json.dumps(meta, indent=2))
+
+
+def recorded_hours(folder: Path) -> pd.DataFrame:
+    """Per stage of ``make study`` whose file is in ``folder`` (:data:`STUDY_STAGES`): its number of cells and the
+    hours they recorded (``wall_s`` plus ``eval_s`` where a cell times its scoring apart). A cell that reused a run
+    records the reuse, not the training (that is in the stage that trained it)."""
+    records = []
+    for stage, name, field in STUDY_STAGES:
+        path = folder / name
+        if path.is_file():
+            entries = json.loads(path.read_text()).get(field, [])
+            seconds = sum(float(e.get("wall_s", 0.0)) + float(e.get("eval_s", 0.0)) for e in entries)
+            records.append({"stage": stage, "cells": len(entries), "hours": seconds / 3600})
+    return pd.DataFrame.from_records(records, columns=["stage", "cells", "hours"])

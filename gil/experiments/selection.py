@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,7 @@ def run_cell(
     config = cell_config(backbone, candidate, seed, base, overrides)
     check_same_preset(config.data_root(), validation_root)
     run_dir, timing = study.timed_run(config, runs_root, progress)
+    tic = time.perf_counter()
     device = environment.pick_device(config.trainer.device)
     model = load_trained_model(config, run_dir, device)
     on_validation = config_lib.from_dict(config.to_dict(), {"data.root": str(resolve_path(validation_root))})
@@ -145,7 +147,7 @@ def run_cell(
         for condition, rank1 in result.summary.items()
     ]
     entry = {"backbone": backbone, "candidate": candidate, "seed": seed, "validation_identities": len(subjects)}
-    return rows, {**entry, **timing}
+    return rows, {**entry, **timing, "eval_s": round(time.perf_counter() - tic, 1)}
 
 
 def run_selection(

@@ -84,6 +84,7 @@ TABLES = {  # per page, one entry per table: header or row labels that one of it
         {"worst_norm_ratio", "collapses", "chosen", "first"},
         {"mean rank-1 at step", "gaitgl", "triplet", "gil_margin", "gil_softmax", "NM", "CL"},  # learning curves
         {"step", "gaitgl", "gil_margin", "gil_softmax"},  # their paired verdicts per step
+        {"GaitGL, seed 0", "triplet", "triplet + CE", "triplet + InfoLoss", "rank1_NM", "rank1_cosine_NM"},
     ],
     "07_paper": [
         {"NM", "BG", "CL", "GaitSet", "GaitGL", "GaitGL + GIL (L_m)", "GaitGL + GIL (L_s)", "LT (74)"},

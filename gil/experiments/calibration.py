@@ -15,6 +15,7 @@ Every model is scored with the CASIA-B protocol (identical view excluded) on the
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Sequence
@@ -26,7 +27,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from gil import config as config_lib
-from gil.config import resolve_path
+from gil.config import RunConfig, resolve_path
 from gil.data.opengait import GaitDataset
 from gil.data.transforms import prepare
 from gil.evaluate import casia_b
@@ -85,6 +86,19 @@ def cue_result(data_root: str | Path, cue: str, base: str = study.BASE_CONFIG) -
     return casia_b(embeddings, [r.subject for r in records], [r.condition for r in records], [r.view for r in records])
 
 
+def model_config(
+    model: str, seed: int, base: str = study.BASE_CONFIG, overrides: dict[str, Any] | None = None
+) -> RunConfig:
+    """The training config of one trained calibration model: ``sequence`` is exactly the study's triplet cell of that
+    seed (the same cached run); ``single_frame`` is the same with ``data.single_frame``."""
+    if model not in TRAINED_MODELS:
+        raise ValueError(f"unknown trained calibration model '{model}'; known: {', '.join(TRAINED_MODELS)}")
+    if model == "sequence":
+        return study.variant_config(study.BASELINE, seed, base, overrides)
+    config = study.variant_config(study.BASELINE, seed, base, {**(overrides or {}), "data.single_frame": True})
+    return dataclasses.replace(config, name="calibration-single_frame")
+
+
 def run_model(
     model: str,
     seed: int,
@@ -93,16 +107,9 @@ def run_model(
     overrides: dict[str, Any] | None = None,
     progress: bool = True,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Train (or reuse) and evaluate one trained calibration model; returns its rows and provenance entry.
-
-    ``sequence`` is exactly the study's triplet cell of that seed (the same cached run).
-    """
-    if model not in TRAINED_MODELS:
-        raise ValueError(f"unknown trained calibration model '{model}'; known: {', '.join(TRAINED_MODELS)}")
-    extra = {"data.single_frame": True} if model == "single_frame" else {}
-    config = study.variant_config(study.BASELINE, seed, base, {**(overrides or {}), **extra})
-    if model == "single_frame":
-        config = config_lib.from_dict({**config.to_dict(), "name": "calibration-single_frame"})
+    """Train (or reuse) and evaluate one trained calibration model (:func:`model_config`); returns its rows and
+    provenance entry."""
+    config = model_config(model, seed, base, overrides)
     run_dir, timing = study.timed_run(config, runs_root, progress)
     result = ProtocolResult.from_dict(json.loads((run_dir / "eval.json").read_text()))
     return result_rows(model, seed, result), {"model": model, "seed": seed, **timing}

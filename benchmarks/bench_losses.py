@@ -61,7 +61,7 @@ class OpenGaitStyleTriplet(torch.nn.Module):
 
 
 LOSSES: dict[str, Callable[[], torch.nn.Module]] = {
-    "triplet": lambda: TripletLoss(0.2),
+    "triplet": lambda: TripletLoss(margin=0.2),
     "OpenGait-style triplet (autograd)": OpenGaitStyleTriplet,
     "GIL margin": lambda: GeneralizedInterClassLoss(form="margin"),
     "GIL softmax": lambda: GeneralizedInterClassLoss(form="softmax"),

@@ -31,11 +31,13 @@ def test_bundled_configs_cover_paper_settings():
 def test_the_authors_pr_recipe_is_their_three_terms_on_their_gaitgl_setting():
     recipe = config_lib.load("casia-b/gaitgl_authors_pr").to_dict()
     published = config_lib.load("casia-b/gaitgl_authors").to_dict()
-    assert recipe["loss"]["terms"] == {
-        "triplet": {"weight": 1.0, "margin": 0.2},
-        "gil": {"weight": 1.0, "form": "softmax_official", "uniformity_weight": 0.0},
-        "ce": {"weight": 1.0, "scale": 1.0, "label_smoothing": 0.0},
-    }
+    terms = recipe["loss"]["terms"]
+    assert list(terms) == ["triplet", "gil", "ce"]
+    assert terms["triplet"] == {"weight": 1.0, "margin": 0.2}
+    assert terms["ce"] == {"weight": 1.0, "scale": 1.0, "label_smoothing": 0.0}
+    gil = terms["gil"]
+    assert (gil["weight"], gil["form"], gil["uniformity_weight"]) == (1.0, "softmax_official", 0.0)
+    assert (gil["pair_weight"], gil["margin"]) == ("none", "none")  # InfoLoss has neither
     for key in ("data", "model", "optim", "schedule", "trainer", "eval"):
         assert recipe[key] == published[key]
 
@@ -178,9 +180,9 @@ def test_fingerprint_ignores_logging_but_not_training_fields():
     assert base.fingerprint() != config_lib.from_dict({"loss": {"terms": {"gil": {}}}}).fingerprint()
 
 
-def test_an_unset_margin_form_uniformity_weight_counts_as_its_new_default():
-    """The margin form's default λ_u changed from 0.1 to 0.01: a run folder trained under the old default must not
-    be reused for a config that leaves it unset, while explicit settings keep their fingerprints."""
+def test_an_unset_uniformity_weight_counts_as_its_forms_default():
+    """λ_u left unset is the form's default (the margin form's changed from 0.1 to 0.01): the fingerprint follows the
+    setting the run trains with, not how it was written, so a run folder of the old default is never reused."""
 
     def of(terms):
         return config_lib.from_dict({"loss": {"terms": {"gil": terms}}}).fingerprint()
@@ -188,7 +190,8 @@ def test_an_unset_margin_form_uniformity_weight_counts_as_its_new_default():
     assert of({}) == of({"uniformity_weight": 0.01})
     assert of({"form": "margin"}) == of({"form": "margin", "uniformity_weight": 0.01})
     assert of({}) != of({"uniformity_weight": 0.1})
-    assert of({"form": "softmax"}) != of({"form": "softmax", "uniformity_weight": 0.1})  # unchanged default: as before
+    assert of({"form": "softmax"}) == of({"form": "softmax", "uniformity_weight": 0.1})  # the same loss
+    assert of({"form": "softmax"}) != of({"form": "softmax", "uniformity_weight": 0.05})
 
 
 def test_fingerprint_is_the_same_for_a_relative_and_absolute_root_and_follows_the_generated_data(tmp_path, monkeypatch):

@@ -14,7 +14,8 @@ import torch.multiprocessing as mp
 
 from gil import config as config_lib
 from gil.losses import GeneralizedInterClassLoss
-from gil.train import Trainer, checkpoint, train
+from gil.run_folder import read_checkpoint
+from gil.train import Trainer, train
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
 
@@ -47,8 +48,8 @@ def test_gpu_resume_equals_uninterrupted_training(tiny_root, tmp_path, interrupt
     uninterrupted = train(config, tmp_path / "a", progress=False)
     interrupted_run(config, tmp_path / "b", step=3)
     resumed = train(config, tmp_path / "b", resume=True, progress=False)
-    a = checkpoint.load(uninterrupted / "checkpoints" / "last.pt")
-    b = checkpoint.load(resumed / "checkpoints" / "last.pt")
+    a = read_checkpoint(uninterrupted / "checkpoints" / "last.pt")
+    b = read_checkpoint(resumed / "checkpoints" / "last.pt")
     assert a["step"] == b["step"] == 4
     for key, tensor in a["model"].items():
         assert torch.allclose(tensor, b["model"][key], atol=1e-6), key

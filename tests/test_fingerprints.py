@@ -58,7 +58,9 @@ def test_the_committed_study_cells_keep_their_fingerprints(small_root):
 @pytest.mark.parametrize("cell", sorted(RECORDED["calibration"]))
 def test_the_calibration_models_keep_their_fingerprints(cell):
     model, seed = cell.split("/")
-    assert calibration.model_config(model, int(seed), overrides=FIXED_ROOT).fingerprint() == RECORDED["calibration"][cell]
+    assert (
+        calibration.model_config(model, int(seed), overrides=FIXED_ROOT).fingerprint() == RECORDED["calibration"][cell]
+    )
 
 
 def test_the_committed_selection_cells_keep_their_fingerprints(small_root):

@@ -12,6 +12,7 @@ import torch
 from gil import cli
 from gil import config as config_lib
 from gil.evaluate.run import evaluate_run
+from gil.run_folder import read_checkpoint
 from gil.train import Trainer, checkpoint, train
 
 
@@ -40,13 +41,13 @@ def test_diverging_run_stops_naming_the_step_and_keeps_the_last_finite_checkpoin
     with pytest.raises(FloatingPointError, match=r"step 2: non-finite gradient: grad of model\.") as info:
         train(tiny_config(tiny_root, **DIVERGING), run, progress=False)
     assert "last good state" in str(info.value)
-    state = checkpoint.load(run / "checkpoints" / "last.pt")
+    state = read_checkpoint(run / "checkpoints" / "last.pt")
     assert state["step"] == 1 and all_finite(state)
 
     # gil eval on it gives the numbers of the model before the divergence: the same as a run stopped at step 1
     before = tmp_path / "before"
     train(tiny_config(tiny_root, **{**DIVERGING, "trainer.steps": 1}), before, progress=False)
-    reference = checkpoint.load(before / "checkpoints" / "last.pt")
+    reference = read_checkpoint(before / "checkpoints" / "last.pt")
     for key, tensor in reference["model"].items():
         assert torch.equal(tensor, state["model"][key]), key
     assert evaluate_run(run, device="cpu", progress=False) == evaluate_run(before, device="cpu", progress=False)
@@ -74,7 +75,7 @@ def test_a_non_finite_update_is_never_checkpointed(tiny_root, tmp_path, monkeypa
     monkeypatch.setattr(trainer.optimizer, "step", overflowing_step)
     with pytest.raises(FloatingPointError, match=r"step 2: non-finite parameter after the update: model\."):
         trainer.fit()
-    assert all_finite(checkpoint.load(trainer.checkpoint_path)) and trainer.step == 1
+    assert all_finite(read_checkpoint(trainer.checkpoint_path)) and trainer.step == 1
 
 
 def test_skip_policy_counts_non_finite_steps_and_trains_on(tiny_root, tmp_path, monkeypatch):
@@ -89,7 +90,7 @@ def test_skip_policy_counts_non_finite_steps_and_trains_on(tiny_root, tmp_path, 
     monkeypatch.setattr(trainer.loss, "forward", nan_at_step_2)
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     trainer.fit()
-    state = checkpoint.load(trainer.checkpoint_path)
+    state = read_checkpoint(trainer.checkpoint_path)
     assert state["step"] == 4 and state["skipped"] == 1 and all_finite(state)
     assert any(not torch.equal(before[k], v) for k, v in state["model"].items())
     rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
@@ -126,7 +127,7 @@ def test_blank_sequences_train_gaitset_with_gil_margin_without_nan(tiny_root, tm
         pkl.write_bytes(pickle.dumps(np.zeros_like(frames)))
     overrides = {"model.name": "gaitset", "trainer.steps": 4, "trainer.checkpoint_every": 1, "data.identities": 4}
     train(tiny_config(root, **overrides), tmp_path / "run", progress=False)
-    assert all_finite(checkpoint.load(tmp_path / "run" / "checkpoints" / "last.pt"))
+    assert all_finite(read_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt"))
 
 
 # -- 4. --no-resume leaves nothing of the old model --------------------------------------------------
@@ -136,11 +137,11 @@ def test_no_resume_on_a_finished_run_removes_its_results(tiny_root, tmp_path):
     train(config, run, progress=False)
     evaluate_run(run, device="cpu", progress=False)
     assert (run / "eval.json").is_file() and (run / "embeddings.npz").is_file()
-    old = checkpoint.load(run / "checkpoints" / "last.pt")
+    old = read_checkpoint(run / "checkpoints" / "last.pt")
 
     train(tiny_config(tiny_root, **{"trainer.steps": 1, "trainer.seed": 1}), run, resume=False, progress=False)
     assert not (run / "eval.json").exists() and not (run / "embeddings.npz").exists()
-    new = checkpoint.load(run / "checkpoints" / "last.pt")
+    new = read_checkpoint(run / "checkpoints" / "last.pt")
     assert new["fingerprint"] != old["fingerprint"]
     assert len(json.loads((run / "provenance.json").read_text())["sessions"]) == 1
 
@@ -157,7 +158,7 @@ def test_no_resume_on_a_finished_run_removes_its_results(tiny_root, tmp_path):
         ("trainer.device=tpu", "trainer.device': expected auto, cpu, cuda, cuda:N or mps"),
         ("optim.name=lbfgs", "optim.name': expected one of sgd, adam, adamw"),
         ("loss.terms.gil.form=hinge", "form must be one of"),
-        ("loss.terms.focal={}", "unknown loss 'focal'"),
+        ("loss.terms.focal={}", "unknown loss term 'focal'; known: ce, gil, triplet"),
         ("trainer.nonfinite=ignore", "trainer.nonfinite': expected one of stop, skip"),
     ],
 )
@@ -200,7 +201,7 @@ def test_a_full_disk_is_a_named_error_and_keeps_the_last_checkpoint(tiny_root, t
     assert cli.main([*argv, "--set", "trainer.steps=3"]) == 2
     err = capsys.readouterr().err
     assert "last.pt: could not write the checkpoint (the disk is full); the previous last.pt is kept" in err
-    assert checkpoint.load(run / "checkpoints" / "last.pt")["step"] == 1
+    assert read_checkpoint(run / "checkpoints" / "last.pt")["step"] == 1
     assert not list((run / "checkpoints").glob(".*.tmp"))
 
 
@@ -277,9 +278,9 @@ def test_stale_checkpoint_temporaries_are_removed_at_start(tiny_root, tmp_path):
 # -- 11. resume restores every RNG as the uninterrupted run has it ------------------------------------
 def test_resumed_run_ends_with_the_uninterrupted_rng_states(tiny_root, tmp_path, interrupted_run):
     config = tiny_config(tiny_root, **{"trainer.steps": 4, "trainer.checkpoint_every": 2})
-    a = checkpoint.load(train(config, tmp_path / "a", progress=False) / "checkpoints" / "last.pt")["rng"]
+    a = read_checkpoint(train(config, tmp_path / "a", progress=False) / "checkpoints" / "last.pt")["rng"]
     interrupted_run(config, tmp_path / "b", step=3)
-    b = checkpoint.load(train(config, tmp_path / "b", progress=False) / "checkpoints" / "last.pt")["rng"]
+    b = read_checkpoint(train(config, tmp_path / "b", progress=False) / "checkpoints" / "last.pt")["rng"]
     assert torch.equal(a["torch"], b["torch"]), "torch CPU RNG"
     assert torch.equal(a["numpy_keys"], b["numpy_keys"]) and a["numpy_pos"] == b["numpy_pos"], "numpy RNG"
     assert a["python"] == b["python"], "python RNG"

@@ -191,6 +191,7 @@ def test_errors(data):
 def test_package_keeps_every_public_name():
     names = {"PART_REDUCTIONS", "PROJECTIONS", "CentreGeometry", "alignment", "batch_geometry", "centre_geometry"}
     names |= {"centre_pair_margins", "compare_summaries", "distance_samples", "identity_margins", "margin_summary"}
+    names |= {"adaptive_margin_summary", "centre_angle_summary", "distance_overlap"}
     names |= {"mean_norm", "part_features", "project_2d", "uniformity", "uniformity_alignment"}
     assert set(metrics.__all__) == names
     assert all(callable(getattr(metrics, name)) or name.isupper() for name in names)

@@ -10,6 +10,7 @@ import pytest
 
 from gil import metrics
 from gil.evaluate import ProtocolResult
+from gil.losses import GILConfig
 
 
 def clustered(n_classes: int = 5, per_class: int = 8, parts: int = 3, dim: int = 6, seed: int = 0):
@@ -99,7 +100,7 @@ def test_centre_pair_margins_matches_the_rule():
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(4, 2, 5))  # [k, p, c]
     centres /= np.linalg.norm(centres, axis=-1, keepdims=True)
-    table = metrics.centre_pair_margins(centres, m0=0.2, kappa=0.5, m_min=0.15, m_max=0.25)
+    table = metrics.centre_pair_margins(centres, GILConfig(m_min=0.15, m_max=0.25))
     assert len(table) == 2 * 6
     for row in table.itertuples():
         cos = float(centres[row.a, row.part] @ centres[row.b, row.part])

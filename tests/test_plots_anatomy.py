@@ -10,6 +10,7 @@ import pytest  # noqa: E402
 
 from gil import plots  # noqa: E402
 from gil.experiments import toy  # noqa: E402
+from gil.losses import GILConfig  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -49,10 +50,10 @@ def test_pair_matrices_and_margin_curves(runs):
         "start": toy.margin_table(problem.points, labels),
         "end": toy.margin_table(trajectories["triplet"].final, labels),
     }
-    fig = plots.margin_curves(tables, m0=0.2, kappa=0.5, m_min=0.05, m_max=0.5)
+    fig = plots.margin_curves(tables, GILConfig(m0=0.3, kappa=0.5, m_min=0.05, m_max=0.4))
     assert [ax.get_title() for ax in fig.axes] == ["start", "end"]
     cos, margin = fig.axes[0].get_lines()[0].get_data()  # the rule's curve
-    np.testing.assert_allclose(margin, np.clip(0.2 * (1 + 0.5 * cos), 0.05, 0.5))
+    np.testing.assert_allclose(margin, np.clip(0.3 * (1 + 0.5 * cos), 0.05, 0.4))
     plt.close(fig)
 
 

@@ -11,6 +11,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from gil import metrics, plots  # noqa: E402
+from gil.losses import GILConfig  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -36,6 +37,6 @@ def test_margin_and_centre_panels():
 
 def test_adaptive_margin_panels_draw_the_loss_rule():
     centres = np.eye(3)[:, None, :]  # [k=3, p=1, c=3], orthogonal centres: cosine 0
-    fig = plots.adaptive_margin_panels({"a": metrics.centre_pair_margins(centres)}, m0=0.2, kappa=0.5, m_max=0.25)
+    fig = plots.adaptive_margin_panels({"a": metrics.centre_pair_margins(centres)}, GILConfig(m_max=0.25))
     cos, margin = fig.axes[1].get_lines()[0].get_data()
     np.testing.assert_allclose(margin, np.clip(0.2 * (1 + 0.5 * cos), 0.05, 0.25))

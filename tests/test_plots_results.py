@@ -72,3 +72,37 @@ def test_gap_curves_draw_one_line_and_band_per_variant_and_the_zero_line():
     lines = axes[0].get_lines()
     assert len(lines) == 3 and list(lines[0].get_ydata()) == [1.0, -0.5]  # two variants and the zero line
     assert [t.get_text() for t in axes[0].get_legend().get_texts()] == ["gil_margin", "gil_softmax"]
+
+
+def _run_metrics() -> pd.DataFrame:
+    steps = np.arange(0, 50, 10)
+    return pd.DataFrame(
+        {"step": steps, "total": 1.0 / (steps + 1), "gil/loss": 0.5, "gil/margin": 0.4, "triplet/loss": 0.1,
+         "lr": 1e-3, "geometry/uniformity": -1.0, "geometry/mean_norm": 3.0, "seq_per_s": 50.0,
+         "gil/mean_margin": 0.25, "triplet/active_fraction": 0.5}
+    )  # fmt: skip
+
+
+def test_loss_and_diagnostic_columns_of_a_metrics_csv():
+    metrics = _run_metrics()
+    assert plots.loss_columns(metrics) == ["total", "gil/loss", "gil/margin", "triplet/loss"]
+    assert plots.diagnostic_columns(metrics) == ["gil/mean_margin", "triplet/active_fraction"]  # not geometry/
+
+
+def test_training_panels_draw_the_loss_terms_and_the_learning_rate_on_a_log_scale():
+    fig = plots.training_panels(_run_metrics(), title="run: training")
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in axes] == list(plots.TRAINING_PANELS)
+    assert [line.get_label() for line in axes[0].lines] == ["total", "gil/loss", "gil/margin", "triplet/loss"]
+    assert axes[1].get_yscale() == "log" and axes[2].get_ylabel() == "lower = more uniform"
+    assert fig._suptitle.get_text() == "run: training"
+    plt.close(fig)
+
+
+def test_diagnostic_panels_one_per_diagnostic_or_the_total():
+    fig = plots.diagnostic_panels(_run_metrics())
+    assert [ax.get_title() for ax in fig.axes if ax.get_visible()] == ["gil/mean_margin", "triplet/active_fraction"]
+    plt.close(fig)
+    fig = plots.diagnostic_panels(_run_metrics()[["step", "total", "lr"]])
+    assert [ax.get_title() for ax in fig.axes if ax.get_visible()] == ["total"]
+    plt.close(fig)

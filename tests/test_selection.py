@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -65,13 +66,14 @@ def test_the_validation_twin_must_be_other_people_of_the_same_preset(tiny_root, 
 
 
 def test_candidates_are_the_first_reconstruction_with_one_change_each():
-    first = selection.CANDIDATES["first"]["gil"]
-    assert first == {"weight": 1.0, "form": "margin", "pair_weight": "official", "margin": "adaptive",
-                     "uniformity_weight": 0.1}  # fmt: skip
+    first = selection.CANDIDATES["first"].loss().terms["gil"]
+    assert (first.form, first.pair_weight, first.margin, first.uniformity_weight) == (
+        "margin", "official", "adaptive", 0.1
+    )  # fmt: skip
     changes = {
-        name: {k: v for k, v in terms["gil"].items() if first.get(k) != v}
-        for name, terms in selection.CANDIDATES.items()
-        if "gil" in terms and name != "first"
+        name: {k: v for k, v in dataclasses.asdict(loss_of.loss().terms["gil"]).items() if getattr(first, k) != v}
+        for name, loss_of in selection.CANDIDATES.items()
+        if name not in ("first", "triplet")
     }
     assert changes == {
         "lambda_0.01": {"uniformity_weight": 0.01},
@@ -79,7 +81,8 @@ def test_candidates_are_the_first_reconstruction_with_one_change_each():
         "sphere": {"metric_space": "sphere"},
     }
     config = selection.cell_config("gaitpart", "sphere", 2)
-    assert config.model.name == "gaitpart" and config.trainer.seed == 2 and config.loss.terms["gil"]["metric_space"]
+    assert config.model.name == "gaitpart" and config.trainer.seed == 2
+    assert config.loss.terms["gil"].metric_space == "sphere"
 
 
 def _frame(cells):

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import math
 
@@ -16,13 +17,33 @@ def test_variant_configs_differ_only_in_loss_and_seed():
         assert other["trainer"]["seed"] == 3
         for key in ("data", "model", "optim", "schedule", "eval"):
             assert other[key] == base[key], (variant, key)
-    first = study.VARIANTS["gil_margin_first"]["gil"]
-    assert first["uniformity_weight"] == 0.1
-    assert study.VARIANTS["gil_margin"]["gil"] == {**first, "uniformity_weight": 0.01}  # the validation's choice
-    ablations = {v: study.VARIANTS[v]["gil"] for v in study.VARIANTS if "-" in v}
-    assert ablations["gil_margin_first-no_pair_weights"] == {**first, "pair_weight": "none"}
-    assert ablations["gil_margin_first-fixed_margin"] == {**first, "margin": "fixed"}
-    assert ablations["gil_margin-no_uniformity"] == {**first, "uniformity_weight": 0.0}
+    first = study.VARIANTS["gil_margin_first"].loss().terms["gil"]
+    assert first.uniformity_weight == 0.1
+
+    def gil(variant):
+        return study.VARIANTS[variant].loss().terms["gil"]
+
+    assert gil("gil_margin") == dataclasses.replace(first, uniformity_weight=0.01)  # the validation's choice
+    assert gil("gil_margin_first-no_pair_weights") == dataclasses.replace(first, pair_weight="none")
+    assert gil("gil_margin_first-fixed_margin") == dataclasses.replace(first, margin="fixed")
+    assert gil("gil_margin-no_uniformity") == dataclasses.replace(first, uniformity_weight=0.0)
+
+
+def test_every_variant_is_the_loss_of_a_bundled_config_with_its_overrides():
+    from gil import config as config_lib
+
+    for variant, loss_of in study.VARIANTS.items():
+        assert loss_of.config in config_lib.bundled_configs(), variant
+        expected = config_lib.load(loss_of.config, dict(loss_of.overrides)).loss
+        assert study.variant_config(variant, 0, backbone="gaitgl").loss == expected, variant
+    assert study.VARIANTS["gil_softmax"].config == "embedded/small_gil_softmax"
+
+
+def test_a_study_override_of_the_loss_is_refused():
+    with pytest.raises(ValueError, match="'loss.terms.gil.tau' would be replaced by the cell's loss"):
+        study.variant_config("gil_softmax", 0, overrides={"loss.terms.gil.tau": 0.2})
+    with pytest.raises(ValueError, match="keys under 'loss.' only"):
+        study.LossOf("embedded/small_triplet", {"trainer.steps": 2}).loss()
 
 
 def test_the_default_margin_variant_is_the_selections_choice_and_shares_its_runs():
@@ -42,7 +63,7 @@ def test_the_authors_recipes_are_study_variants_with_their_bundled_loss_terms():
         ("authors_triplet", "casia-b/gaitgl_authors"),
         ("authors_pr", "casia-b/gaitgl_authors_pr"),
     ):
-        assert study.VARIANTS[variant] == config_lib.load(bundled).loss.terms
+        assert study.variant_config(variant, 0).loss == config_lib.load(bundled).loss
 
 
 def test_unknown_variant_lists_known_ones():

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from gil.experiments import toy
-from gil.losses import GeneralizedInterClassLoss
+from gil.losses import GeneralizedInterClassLoss, GILConfig, TripletConfig
 
 
 def _angle(u: torch.Tensor, v: torch.Tensor) -> float:
@@ -73,7 +73,7 @@ def test_uniformity_term_spreads_classes_more_than_triplet():
 
 
 def test_toy_losses_pass_the_knobs():
-    losses = toy.toy_losses(tau=0.3, kappa=1.5, uniformity_weight=0.7, margin=0.25)
+    losses = toy.toy_losses(TripletConfig(margin=0.25), tau=0.3, kappa=1.5, uniformity_weight=0.7, m0=0.25)
     assert losses["triplet"].margin == 0.25
     for name in ("GIL margin", "GIL softmax"):
         cfg = losses[name].config
@@ -83,6 +83,11 @@ def test_toy_losses_pass_the_knobs():
     defaults = toy.toy_losses()
     assert defaults["GIL margin"].config.uniformity_weight == 0.01  # each form's own default
     assert defaults["GIL softmax"].config.uniformity_weight == 0.1
+    assert defaults["triplet"].config == TripletConfig()
+    with pytest.raises(ValueError, match="form is not a setting here"):
+        toy.toy_losses(form="softmax")
+    with pytest.raises(ValueError, match="unknown setting 'lambda_u'"):
+        toy.toy_losses(lambda_u=0.1)
 
 
 def test_pair_weight_matrix_matches_formula_and_sorts_by_class():
@@ -102,7 +107,8 @@ def test_margin_table_matches_formula():
         [[1.0, 0, 0], [1.0, 0.1, 0], [0, 1.0, 0], [0, 1.0, 0.1], [-1.0, 0, 0], [-1.0, 0, 0.1]], dtype=torch.float64
     )
     labels = torch.tensor([0, 0, 1, 1, 2, 2])
-    table = toy.margin_table(points, labels, crowded=((1, 0),), m0=0.2, kappa=0.5, m_min=0.05, m_max=0.5)
+    rule = GILConfig(kappa=0.8, m_max=0.3)
+    table = toy.margin_table(points, labels, crowded=((1, 0),), settings=rule)
     assert table["pair"].tolist() == ["0–1", "0–2", "1–2"]
     assert table["crowded"].tolist() == [True, False, False]
     centres = torch.nn.functional.normalize(
@@ -111,7 +117,10 @@ def test_margin_table_matches_formula():
     for row in table.itertuples():
         cos = float(centres[row.a] @ centres[row.b])
         assert row.centre_cos == pytest.approx(cos, abs=1e-9)
-        assert row.margin == pytest.approx(min(max(0.2 * (1 + 0.5 * cos), 0.05), 0.5), abs=1e-9)
+        assert row.margin == pytest.approx(min(max(0.2 * (1 + 0.8 * cos), 0.05), 0.3), abs=1e-9)
+    default = toy.margin_table(points, labels)  # GILConfig()'s rule: m0 0.2, κ 0.5, clipped to [0.05, 0.5]
+    expected = [min(max(0.2 * (1 + 0.5 * c), 0.05), 0.5) for c in default["centre_cos"]]
+    np.testing.assert_allclose(default["margin"], expected, atol=1e-9)
 
 
 def test_centre_paths_shape():

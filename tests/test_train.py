@@ -8,6 +8,7 @@ import torch
 import torch.multiprocessing as mp
 
 from gil import config as config_lib
+from gil.run_folder import checkpoint_weights, read_checkpoint
 from gil.train import Trainer, checkpoint, train
 
 
@@ -73,11 +74,11 @@ def test_resume_after_interruption_is_bit_identical(tiny_root, tmp_path, interru
     uninterrupted = train(config, tmp_path / "a", progress=False)
 
     interrupted_run(config, tmp_path / "b", step=3)
-    assert checkpoint.load(tmp_path / "b" / "checkpoints" / "last.pt")["step"] == 2
+    assert read_checkpoint(tmp_path / "b" / "checkpoints" / "last.pt")["step"] == 2
     resumed = train(config, tmp_path / "b", resume=True, progress=False)
 
-    a = checkpoint.load(uninterrupted / "checkpoints" / "last.pt")
-    b = checkpoint.load(resumed / "checkpoints" / "last.pt")
+    a = read_checkpoint(uninterrupted / "checkpoints" / "last.pt")
+    b = read_checkpoint(resumed / "checkpoints" / "last.pt")
     assert a["step"] == b["step"] == 4
     for key, tensor in a["model"].items():
         assert torch.equal(tensor, b["model"][key]), key
@@ -93,15 +94,13 @@ def test_snapshots_keep_the_weights_of_their_step_and_go_with_no_resume(tiny_roo
     snapshots = sorted(p.name for p in (run / "checkpoints").glob("step-*.pt"))
     assert snapshots == ["step-000002.pt", "step-000004.pt"]
     interrupted_run(tiny_config(tiny_root, **{"trainer.steps": 4, "trainer.checkpoint_every": 2}), tmp_path / "b", 3)
-    stopped = checkpoint.load(tmp_path / "b" / "checkpoints" / "last.pt")
-    weights, num_classes = checkpoint.model_weights(run / "checkpoints" / "step-000002.pt")
+    stopped = read_checkpoint(tmp_path / "b" / "checkpoints" / "last.pt")
+    weights, num_classes = checkpoint_weights(run / "checkpoints" / "step-000002.pt")
     assert stopped["step"] == 2 and num_classes == stopped["num_classes"]
     for key, tensor in stopped["model"].items():
         assert torch.equal(tensor, weights[key]), key
-    last, _ = checkpoint.model_weights(run / "checkpoints" / "last.pt")
-    assert all(
-        torch.equal(t, last[k]) for k, t in checkpoint.model_weights(run / "checkpoints" / snapshots[1])[0].items()
-    )
+    last, _ = checkpoint_weights(run / "checkpoints" / "last.pt")
+    assert all(torch.equal(t, last[k]) for k, t in checkpoint_weights(run / "checkpoints" / snapshots[1])[0].items())
     train(tiny_config(tiny_root, **{"trainer.steps": 2}), run, resume=False, progress=False)
     assert not list((run / "checkpoints").glob("step-*.pt"))
     with pytest.raises(ValueError, match="trainer.snapshot_every"):
@@ -119,7 +118,7 @@ def test_interrupted_checkpoint_write_keeps_the_previous_one(tmp_path, monkeypat
     monkeypatch.setattr(torch, "save", torn_save)
     with pytest.raises(OSError, match="disk full"):
         checkpoint.save_atomic({"step": 2, "w": torch.zeros(3)}, path)
-    state = checkpoint.load(path)
+    state = read_checkpoint(path)
     assert state["step"] == 1 and torch.equal(state["w"], torch.ones(3))
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
 
@@ -181,7 +180,7 @@ def test_two_process_gloo_ddp_run_keeps_ranks_in_sync(tiny_root, tmp_path):
     rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
     for key in rank0:
         assert torch.equal(rank0[key], rank1[key]), key
-    assert checkpoint.load(tmp_path / "checkpoints" / "last.pt")["step"] == 2
+    assert read_checkpoint(tmp_path / "checkpoints" / "last.pt")["step"] == 2
 
 
 def test_a_batch_larger_than_the_training_identities_fails_before_any_folder_is_made(tiny_root, tmp_path):

@@ -1,4 +1,4 @@
-"""Command line: gil data | train | eval | bench | book | study | calibrate | select | curves | opengait.
+"""Command line: gil data | train | eval | config | bench | book | study | calibrate | select | curves | opengait.
 
 Each command group is a module here with an ``add_parser(commands)`` function that sets ``func`` on its
 sub-parser; the library and the reproduction's tooling it calls know nothing of argparse.
@@ -13,12 +13,12 @@ from collections.abc import Sequence
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from gil.cli import book, calibrate, curves, data, opengait, select, study, train
+    from gil.cli import book, calibrate, config, curves, data, opengait, select, study, train
 
     parser = argparse.ArgumentParser(prog="gil", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (data, train, book, study, calibrate, select, curves, opengait):
+    for group in (data, train, config, book, study, calibrate, select, curves, opengait):
         group.add_parser(commands)
     return parser
 

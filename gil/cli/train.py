@@ -4,37 +4,50 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import runpy
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gil.config import RunConfig
+
+log = logging.getLogger(__name__)
 
 BENCHMARKS = ("bench_pipeline", "bench_losses", "bench_models", "bench_eval", "bench_data")
 
 
-def _add_config_arguments(parser: argparse.ArgumentParser, required: bool) -> None:
-    parser.add_argument(
-        "--config",
-        required=required,
-        help="YAML path or bundled name, e.g. casia-b/gaitgl_gil_margin or embedded/small_gil_margin",
-    )
+def add_config_arguments(parser: argparse.ArgumentParser, required: bool, positional: bool = False) -> None:
+    """``--config`` (or a positional ``CONFIG``), ``--set KEY=VALUE`` (repeatable) and ``--data-root``."""
+    help_text = "YAML path or bundled name, e.g. casia-b/gaitgl_gil_margin or embedded/small_gil_margin"
+    if positional:
+        parser.add_argument("config", metavar="CONFIG", help=help_text)
+    else:
+        parser.add_argument("--config", required=required, help=help_text)
     parser.add_argument(
         "--set",
         dest="overrides",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a config field, e.g. --set trainer.steps=2000 (repeatable)",
+        help="override a config field, e.g. --set trainer.steps=2000 or --set loss.terms.gil.tau=0.2; "
+        "remove a loss term with --set loss.terms.ce=null (repeatable)",
     )
     parser.add_argument("--data-root", help="shortcut for --set data.root=PATH")
 
 
-def _load_config(args: argparse.Namespace):
+def load_config(args: argparse.Namespace) -> tuple[RunConfig, list[str]]:
+    """The config named by ``args`` with its overrides, paths made absolute from the current directory, and what the
+    overrides changed (:func:`gil.config.changes`)."""
     from gil import config as config_lib
 
     overrides = config_lib.parse_overrides(args.overrides)
     if args.data_root:
         overrides["data.root"] = args.data_root
-    return config_lib.load(args.config, overrides).resolved(Path.cwd())  # CLI paths: from the current directory
+    cwd = Path.cwd()  # CLI paths: from the current directory
+    config = config_lib.load(args.config, overrides).resolved(cwd)
+    return config, config_lib.changes(config_lib.load(args.config).resolved(cwd), config)
 
 
 FORMATS = ("table", "csv", "json")
@@ -77,7 +90,9 @@ def _train(args: argparse.Namespace) -> int:
     from gil.metrics import batch_geometry
     from gil.train import train
 
-    config = _load_config(args)
+    config, changed = load_config(args)
+    for line in changed:  # the start-of-run summary: every change the overrides made, removed terms included
+        log.info("override: %s", line)
     run_dir = Path(args.run_dir).resolve() if args.run_dir else run_dir_for(config)
     train(config, run_dir, resume=not args.no_resume, batch_metrics=batch_geometry, provenance=machine)
     print(f"run folder: {run_dir}")
@@ -89,10 +104,11 @@ def _train(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     from gil import config as config_lib
+    from gil.device import pick_device
     from gil.evaluate.run import evaluate_model, evaluate_run
     from gil.files import write_json
-    from gil.models import build_model, load_opengait_checkpoint
-    from gil.train import checkpoint, environment, partition_of
+    from gil.models import load_opengait_checkpoint
+    from gil.run_folder import model_from_checkpoint, model_from_config, partition_of
 
     if args.run:
         if args.config or args.checkpoint or args.data_root:
@@ -106,25 +122,14 @@ def _eval(args: argparse.Namespace) -> int:
     else:
         if not (args.checkpoint and args.config):
             raise ValueError("gil eval needs --run DIR, or --checkpoint FILE with --config")
-        config = _load_config(args)
-        device = environment.pick_device(args.device)
+        config, _ = load_config(args)
+        device = pick_device(args.device)
         path = Path(args.checkpoint)
         if args.opengait:
-            num_classes = args.num_classes or len(partition_of(config).train)
-            model = build_model(config.model.name, num_classes, width=config.model.width, **config.model.kwargs)
+            model = model_from_config(config, args.num_classes or len(partition_of(config).train))
             load_opengait_checkpoint(path, model)
         else:
-            weights, stored_classes = checkpoint.model_weights(path)
-            num_classes = args.num_classes or stored_classes or len(partition_of(config).train)
-            model = build_model(config.model.name, num_classes, width=config.model.width, **config.model.kwargs)
-            try:
-                model.load_state_dict(weights)
-            except RuntimeError as err:
-                first = str(err).splitlines()[:3]
-                raise ValueError(
-                    f"{path}: its weights do not fit model.name={config.model.name} with {num_classes} classes "
-                    f"({' '.join(first)[:400]}); pass the run's config (--config RUN/config.yaml)"
-                ) from err
+            model = model_from_checkpoint(config, path, args.num_classes)
         result, _ = evaluate_model(model.to(device).eval(), config, device)
         report = result.to_dict()
         if args.out:
@@ -157,7 +162,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser("train", help="train a config (torchrun-aware), then evaluate it")
-    _add_config_arguments(train, required=True)
+    add_config_arguments(train, required=True)
     train.add_argument(
         "--run-dir", help="run folder, relative to the current directory (default: runs/<name>-<config fingerprint>)"
     )
@@ -176,7 +181,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--out", help="write the result (eval.json's form) here; --run with --set eval.… writes only here"
     )
     _add_format_argument(evaluate)
-    _add_config_arguments(evaluate, required=False)
+    add_config_arguments(evaluate, required=False)
     evaluate.set_defaults(func=_eval)
 
     bench = commands.add_parser("bench", help="run the benchmarks in benchmarks/ (ratios, not timings)")

@@ -8,8 +8,10 @@ safely with YAML 1.2 floats (``1e-4`` is a number). Bundled configs come from th
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import re
+import types
 import typing
 from collections.abc import Mapping
 from importlib.resources.abc import Traversable
@@ -18,8 +20,9 @@ from typing import Any
 
 import yaml
 
-from gil.config.schema import RunConfig
+from gil.config.schema import LossConfig, RunConfig
 from gil.files import resource, write_atomic
+from gil.losses.registry import TERMS, LossTerm
 
 CONFIG_DIR = resource("configs")
 
@@ -33,6 +36,12 @@ def _check(value: Any, annotation: Any, key: str) -> Any:
         return _build(annotation, value, key + ".")
     if annotation is Any:
         return value
+    if origin in (typing.Union, types.UnionType):  # X | None: a setting whose default follows another setting
+        options = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        if value is None and len(options) < len(typing.get_args(annotation)):
+            return None
+        if len(options) == 1:
+            return _check(value, options[0], key)
     if annotation is bool:
         if not isinstance(value, bool):
             raise ValueError(f"config key '{key}': expected true/false, got {value!r}")
@@ -62,8 +71,18 @@ def _check(value: Any, annotation: Any, key: str) -> Any:
         if not isinstance(value, Mapping):
             raise ValueError(f"config key '{key}': expected a mapping, got {value!r}")
         value_type = typing.get_args(annotation)[1]
+        if value_type is LossTerm:  # loss.terms: each term's type is its name's (gil.losses.TERMS)
+            return {str(k): _term(str(k), v, f"{key}.{k}") for k, v in value.items()}
         return {str(k): _check(v, value_type, f"{key}.{k}") for k, v in value.items()}
     raise TypeError(f"unsupported annotation for '{key}': {annotation}")
+
+
+def _term(name: str, value: Any, key: str) -> LossTerm:
+    if name not in TERMS:
+        raise ValueError(f"config key '{key}': unknown loss term '{name}'; known: {', '.join(sorted(TERMS))}")
+    if not isinstance(value, Mapping):
+        raise ValueError(f"config key '{key}': expected a mapping of the term's settings, got {value!r}")
+    return _build(TERMS[name], value, key + ".")
 
 
 # old dotted key -> (new dotted key, what it holds); an old config fails naming the new key, never aliased
@@ -102,13 +121,29 @@ def _build(cls: type, values: Mapping[str, Any], prefix: str = "") -> Any:
         return cls(**kwargs)
     except TypeError as err:  # a model's constructor refusing a kwarg, a comparison on a wrong type
         raise ValueError(f"config section '{prefix.rstrip('.') or '<top>'}': {err}") from err
+    except ValueError as err:  # a loss's settings refusing a value: name the section
+        if str(err).startswith(("config key", "unknown config key")):
+            raise
+        raise ValueError(f"config key '{prefix.rstrip('.')}': {err}") from err
 
 
-def _merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+# mappings whose entries an override may remove (KEY.ENTRY=null); a whole section is never removed
+REMOVABLE = ("loss.terms", "model.kwargs")
+
+
+def _merge(base: Mapping[str, Any], update: Mapping[str, Any], path: str = "") -> dict[str, Any]:
+    """``base`` with ``update`` merged key by key at every depth (loss terms and their settings included); ``None``
+    under a :data:`REMOVABLE` mapping removes that entry."""
     merged = dict(base)
     for key, value in update.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping) and key not in ("terms", "kwargs"):
-            merged[key] = _merge(merged[key], value)
+        dotted = f"{path}{key}"
+        if value is None and path.rstrip(".") in REMOVABLE:
+            if key not in merged:
+                held = f"{path[:-1]}: {', '.join(map(str, merged)) or 'nothing'}"
+                raise ValueError(f"config override '{dotted}=null': there is no '{key}' to remove ({held})")
+            del merged[key]
+        elif isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(merged[key], value, dotted + ".")
         else:
             merged[key] = value
     return merged
@@ -123,16 +158,39 @@ def _dotted_to_nested(overrides: Mapping[str, Any]) -> dict[str, Any]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ValueError(f"config override '{dotted}' conflicts with another override")
-        node[parts[-1]] = value
+        if isinstance(node.get(parts[-1]), dict) and isinstance(value, Mapping):
+            node[parts[-1]] = _merge(node[parts[-1]], value)
+        else:
+            node[parts[-1]] = value
     return nested
+
+
+def _check_term_overrides(values: Mapping[str, Any], overrides: Mapping[str, Any]) -> None:
+    """Refuse ``loss.terms.NAME.KEY=…`` when the config has no term ``NAME``: one setting must not add a whole term
+    silently (a typo, or a term the config does not have); adding one names it whole, ``loss.terms.NAME={…}``."""
+    loss = values.get("loss")
+    terms = loss.get("terms") if isinstance(loss, Mapping) and "terms" in loss else LossConfig().terms
+    whole = {key.split(".")[2] for key in overrides if key.count(".") == 2 and key.startswith("loss.terms.")}
+    for key, value in overrides.items():
+        parts = key.split(".")
+        if len(parts) > 3 and parts[:2] == ["loss", "terms"] and parts[2] not in terms and parts[2] not in whole:
+            held = ", ".join(map(str, terms))
+            raise ValueError(
+                f"config override '{key}': the config has no loss term '{parts[2]}' (its terms: {held}); add the term "
+                f"whole with loss.terms.{parts[2]}={{{parts[3]}: {value!r}}}, or fix the name"
+            )
 
 
 def from_dict(values: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> RunConfig:
     """Build a config from nested ``values``; ``overrides`` maps dotted keys (``trainer.steps``) to values.
 
-    Override values replace whole entries for ``loss.terms.X`` and ``model.kwargs.X``.
+    An override changes exactly the keys it names: a mapping value (``{"loss.terms.gil": {"tau": 0.2}}``) is merged
+    key by key, so every other term and setting stays; ``None`` removes a loss term or a ``model.kwargs`` entry
+    (``{"loss.terms.ce": None}``); a setting of a term the config lacks is refused (add the term whole).
     """
-    merged = _merge(dict(values), _dotted_to_nested(overrides or {}))
+    overrides = dict(overrides or {})
+    _check_term_overrides(values, overrides)
+    merged = _merge(dict(values), _dotted_to_nested(overrides))
     return _build(RunConfig, merged)
 
 
@@ -206,6 +264,45 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     return overrides
 
 
+def dump(config: RunConfig, fmt: str = "yaml") -> str:
+    """The effective config as text, every default resolved: the YAML a run folder's ``config.yaml`` holds (and
+    ``gil config show`` prints), or the same as JSON."""
+    values = config.to_dict()
+    if fmt == "json":
+        return json.dumps(values, indent=2) + "\n"
+    if fmt != "yaml":
+        raise ValueError(f"format: expected yaml or json, got {fmt!r}")
+    return yaml.safe_dump(values, sort_keys=False)
+
+
 def save(config: RunConfig, path: str | Path) -> None:
-    """Write ``config`` as YAML atomically."""
-    write_atomic(path, yaml.safe_dump(config.to_dict(), sort_keys=False))
+    """Write ``config`` as YAML (:func:`dump`) atomically."""
+    write_atomic(path, dump(config))
+
+
+def changes(before: RunConfig, after: RunConfig) -> list[str]:
+    """What ``after`` changes of ``before``, one line a dotted key: ``loss.terms.gil.uniformity_weight: 0.0 -> 0.05``,
+    ``loss.terms.ce: removed``, ``loss.terms.triplet: added (weight 1.0, margin 0.3)`` (for a start-of-run summary)."""
+    lines: list[str] = []
+
+    def walk(old: Any, new: Any, key: str) -> None:
+        if isinstance(old, dict) and isinstance(new, dict):
+            for name in [*old, *(k for k in new if k not in old)]:
+                dotted = f"{key}.{name}" if key else str(name)
+                if name not in new:
+                    lines.append(f"{dotted}: removed")
+                elif name not in old:
+                    lines.append(f"{dotted}: added ({_flat(new[name])})")
+                else:
+                    walk(old[name], new[name], dotted)
+        elif old != new:
+            lines.append(f"{key}: {_flat(old)} -> {_flat(new)}")
+
+    walk(before.to_dict(), after.to_dict(), "")
+    return lines
+
+
+def _flat(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_flat(v)}" for k, v in value.items())
+    return json.dumps(value)

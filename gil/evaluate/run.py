@@ -1,7 +1,8 @@
 """Evaluate a run folder: load its config and last checkpoint, embed the test partition, run the protocol.
 
-A run folder (written by :mod:`gil.train`) holds ``config.yaml``, ``checkpoints/last.pt``, ``metrics.csv``;
-:func:`evaluate_run` adds ``eval.json`` and ``embeddings.npz``, both written atomically.
+A run folder (written by :mod:`gil.train`, named and read by :mod:`gil.run_folder`) holds ``config.yaml``,
+``checkpoints/last.pt``, ``metrics.csv``; :func:`evaluate_run` adds ``eval.json`` and ``embeddings.npz``, both written
+atomically. Evaluation never imports the trainer.
 """
 
 from __future__ import annotations
@@ -13,42 +14,16 @@ import numpy as np
 import torch
 
 from gil import config as config_lib
-from gil.config import RunConfig, resolve_path
+from gil.config import RunConfig
 from gil.data.loader import build_test_loader
 from gil.data.opengait import GaitDataset
+from gil.device import pick_device
 from gil.evaluate.extract import extract_embeddings
 from gil.evaluate.protocols import casia_b, oumvlp
 from gil.evaluate.result import ProtocolResult
 from gil.evaluate.retrieval import cross_view_gallery, probe_gallery, type_mask
 from gil.files import write_atomic, write_json
-from gil.models import build_model
-from gil.train import CHECKPOINT_NAME, checkpoint, environment, partition_of
-
-
-def check_run_dir(run_dir: str | Path) -> Path:
-    """``run_dir`` as an absolute path (relative: from the working directory), or a clear error."""
-    path = resolve_path(run_dir)
-    if not path.is_dir():
-        raise FileNotFoundError(f"run folder not found: {path}")
-    if not (path / "config.yaml").is_file():
-        raise FileNotFoundError(f"{path}: not a run folder (no config.yaml; run folders are written by `gil train`)")
-    return path
-
-
-def load_run_config(run_dir: str | Path) -> RunConfig:
-    return config_lib.load(check_run_dir(run_dir) / "config.yaml")
-
-
-def load_trained_model(config: RunConfig, run_dir: str | Path, device: torch.device) -> torch.nn.Module:
-    """The run's model with the weights of ``checkpoints/last.pt``, in eval mode on ``device``."""
-    path = check_run_dir(run_dir) / "checkpoints" / CHECKPOINT_NAME
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no checkpoint yet (the run has not reached its first checkpoint)")
-    state = checkpoint.load(path)
-    num_classes = int(state.get("num_classes", len(partition_of(config).train)))
-    model = build_model(config.model.name, num_classes, width=config.model.width, **config.model.kwargs)
-    model.load_state_dict(state["model"])
-    return model.to(device).eval()
+from gil.run_folder import RunFolder, load_trained_model, open_run, partition_of
 
 
 def evaluate_model(
@@ -134,7 +109,7 @@ def evaluate_run(
     ``overrides`` (dotted keys under ``eval.`` or ``data.protocol``) evaluate the run's model under other
     evaluation settings; that result is only returned: the run folder's files belong to its own config.
     """
-    run_dir = check_run_dir(run_dir)
+    folder = open_run(run_dir)
     overrides = dict(overrides or {})
     refused = [key for key in overrides if not key.startswith(EVALUATION_KEYS)]
     if refused:
@@ -142,15 +117,15 @@ def evaluate_run(
             f"--set {refused[0]}: a trained run can only be re-evaluated under other evaluation settings "
             "(eval.*, data.protocol); train a new run to change anything else"
         )
-    config = config_lib.load(run_dir / "config.yaml", overrides)
-    torch_device = environment.pick_device(device)
-    model = load_trained_model(config, run_dir, torch_device)
+    config = config_lib.load(folder.config_file, overrides)
+    torch_device = pick_device(device)
+    model = load_trained_model(config, folder.path, torch_device)
     result, arrays = evaluate_model(model, config, torch_device, progress=progress)
     report = result.to_dict()
     if not overrides:
-        write_json(run_dir / "eval.json", report)
-        write_atomic(run_dir / "embeddings.npz", lambda handle: np.savez_compressed(handle, **arrays))
-        log_to_tensorboard(run_dir, result, step=config.trainer.steps)
+        write_json(folder.eval_file, report)
+        write_atomic(folder.embeddings_file, lambda handle: np.savez_compressed(handle, **arrays))
+        log_to_tensorboard(folder.path, result, step=config.trainer.steps)
     return report
 
 
@@ -161,7 +136,7 @@ def log_to_tensorboard(run_dir: Path, result: ProtocolResult, step: int) -> None
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         return
-    writer = SummaryWriter(log_dir=str(run_dir / "tb"))
+    writer = SummaryWriter(log_dir=str(RunFolder(run_dir).tensorboard_dir))
     try:
         for group, value in result.summary.items():
             writer.add_scalar(f"eval/rank1/{group}", value, step)

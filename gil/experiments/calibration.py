@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from gil import config as config_lib
 from gil.config import RunConfig, resolve_path
 from gil.data.opengait import GaitDataset
 from gil.data.transforms import prepare
@@ -77,7 +76,7 @@ def result_rows(model: str, seed: int | None, result: ProtocolResult) -> list[di
 
 def cue_result(data_root: str | Path, cue: str, base: str = study.BASE_CONFIG) -> ProtocolResult:
     """The CASIA-B protocol on one trivial cue of the base config's test identities."""
-    from gil.train import partition_of
+    from gil.run_folder import partition_of
 
     config = study.variant_config(study.BASELINE, 0, base, {"data.root": str(resolve_path(data_root))})
     dataset = GaitDataset(config.data_root(), subjects=list(partition_of(config).test))

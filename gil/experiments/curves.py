@@ -20,12 +20,12 @@ import pandas as pd
 
 from gil import config as config_lib
 from gil.config import RunConfig, resolve_path
+from gil.device import pick_device
 from gil.evaluate.run import evaluate_model
 from gil.experiments import study
 from gil.experiments.cells import merge_entry, merge_rows
 from gil.experiments.provenance import machine
-from gil.models import build_model
-from gil.train import checkpoint, environment
+from gil.run_folder import SNAPSHOT_PATTERN, RunFolder, model_from_checkpoint
 
 CURVE_STEPS = 900
 SNAPSHOT_EVERY = 100
@@ -57,15 +57,14 @@ def curve_config(
 
 def snapshot_rows(config: RunConfig, variant: str, run_dir: Path, progress: bool = True) -> list[dict[str, Any]]:
     """Every snapshot of ``run_dir`` scored on the test identities -> curve rows."""
-    device = environment.pick_device(config.trainer.device)
+    device = pick_device(config.trainer.device)
     rows: list[dict[str, Any]] = []
-    snapshots = sorted((run_dir / "checkpoints").glob("step-*.pt"))
+    folder = RunFolder(run_dir)
+    snapshots = folder.snapshots()
     if not snapshots:
-        raise FileNotFoundError(f"{run_dir}/checkpoints: no step-*.pt snapshots (trainer.snapshot_every was 0)")
+        raise FileNotFoundError(f"{folder.checkpoint_dir}: no {SNAPSHOT_PATTERN} snapshots (snapshot_every was 0)")
     for path in snapshots:
-        weights, num_classes = checkpoint.model_weights(path)
-        model = build_model(config.model.name, num_classes, width=config.model.width, **config.model.kwargs)
-        model.load_state_dict(weights)
+        model = model_from_checkpoint(config, path)
         result, _ = evaluate_model(model.to(device).eval(), config, device, progress=progress)
         step = int(path.stem.removeprefix("step-"))
         rows += [

@@ -109,3 +109,12 @@ def published_gains() -> pd.DataFrame:
             rows.append({"source": "authors' branch", "setting": setting, "method": "GaitGL + GiLoss",
                          "condition": condition, "gain": gain})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def branch_repeats_paper() -> bool:
+    """Whether the authors' branch's CASIA-B row of GaitGL + GiLoss is, to the decimal, the paper's LT row of GIL's
+    softmax form (L_s): then the zoo reports the paper's number, not a separate run."""
+    paper = table1().query("setting == 'LT (74)' and method == 'GaitGL + GIL (L_s)'").set_index("condition")["rank1"]
+    zoo = authors_branch().query("setting == 'CASIA-B LT (74)' and method == 'GaitGL + GiLoss'")
+    zoo = zoo.set_index("condition")["rank1"]
+    return bool(len(zoo)) and bool((paper.reindex(zoo.index) == zoo).all())

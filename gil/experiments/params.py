@@ -153,7 +153,8 @@ def training(
     ``casia-b`` → the small ones), ``small`` for other data. The batch (``data.identities`` ×
     ``data.per_identity``) is checked against the training identities on disk, and the device against this machine.
     """
-    from gil.train import check_batch, environment
+    from gil.device import pick_device
+    from gil.train import check_batch
 
     root = _data_root(data_root)
     families = sorted({name.split("/")[1].split("_")[0] for name in bundled_configs() if name.startswith("embedded/")})
@@ -170,7 +171,7 @@ def training(
     if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
         raise ValueError(f"parameter steps={steps!r}: expected None (the config's) or a positive integer")
     try:
-        environment.pick_device(device)
+        pick_device(device)
     except ValueError as err:
         raise ValueError(f"parameter device={device!r}: {err}") from err
     name, split = _partition(root, partition)

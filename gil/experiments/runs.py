@@ -18,9 +18,10 @@ import pandas as pd
 from gil import config as config_lib
 from gil.config import RunConfig, resolve_path
 from gil.evaluate import ProtocolResult
-from gil.evaluate.run import check_run_dir, evaluate_run, load_run_config
+from gil.evaluate.run import evaluate_run
 from gil.experiments.provenance import machine
 from gil.metrics import batch_geometry
+from gil.run_folder import load_run_config, open_run
 from gil.train import train
 
 log = logging.getLogger(__name__)
@@ -96,16 +97,17 @@ class Run:
 
 def load_run(run_dir: str | Path) -> Run:
     """Read ``config.yaml``, ``metrics.csv``, ``eval.json`` and ``embeddings.npz`` of a finished run."""
-    run_dir = check_run_dir(run_dir)
-    missing = [n for n in ("config.yaml", "metrics.csv", "eval.json", "embeddings.npz") if not (run_dir / n).is_file()]
+    folder = open_run(run_dir)
+    files = (folder.config_file, folder.metrics_file, folder.eval_file, folder.embeddings_file)
+    missing = [path.name for path in files if not path.is_file()]
     if missing:
-        raise FileNotFoundError(f"{run_dir}: not a finished run (missing {', '.join(missing)})")
-    arrays = np.load(run_dir / "embeddings.npz")
+        raise FileNotFoundError(f"{folder.path}: not a finished run (missing {', '.join(missing)})")
+    arrays = np.load(folder.embeddings_file)
     return Run(
-        path=run_dir,
-        config=load_run_config(run_dir),
-        metrics=pd.read_csv(run_dir / "metrics.csv"),
-        result=ProtocolResult.from_dict(json.loads((run_dir / "eval.json").read_text())),
+        path=folder.path,
+        config=load_run_config(folder.path),
+        metrics=pd.read_csv(folder.metrics_file),
+        result=ProtocolResult.from_dict(json.loads(folder.eval_file.read_text())),
         embeddings=arrays["embeddings"],
         subjects=arrays["subjects"],
         conditions=arrays["conditions"],

@@ -44,22 +44,23 @@ import pandas as pd
 
 from gil import config as config_lib
 from gil.config import RunConfig, resolve_path
-from gil.evaluate.run import evaluate_model, load_trained_model
+from gil.device import pick_device
+from gil.evaluate.run import evaluate_model
 from gil.experiments import study
 from gil.experiments.cells import merge_entry, merge_rows
 from gil.experiments.provenance import machine
-from gil.train import environment
+from gil.run_folder import load_trained_model
 
 VALIDATION_SEED = 1
 VALIDATION_ROOT = "data/syngait-small-val"
 BACKBONES = ("gaitset", "gaitpart", "gaitgl")
-_FIRST = dict(study.VARIANTS["gil_margin_first"]["gil"])
-CANDIDATES: dict[str, dict[str, dict[str, Any]]] = {
+_FIRST = study.VARIANTS["gil_margin_first"].config
+CANDIDATES: dict[str, study.LossOf] = {
     "triplet": study.VARIANTS["triplet"],
-    "first": {"gil": _FIRST},
-    "lambda_0.01": {"gil": {**_FIRST, "uniformity_weight": 0.01}},
-    "norm_scaled": {"gil": {**_FIRST, "uniformity_scale": "norm"}},
-    "sphere": {"gil": {**_FIRST, "metric_space": "sphere"}},
+    "first": study.VARIANTS["gil_margin_first"],
+    "lambda_0.01": study.LossOf(_FIRST, {"loss.terms.gil.uniformity_weight": 0.01}),
+    "norm_scaled": study.LossOf(_FIRST, {"loss.terms.gil.uniformity_scale": "norm"}),
+    "sphere": study.LossOf(_FIRST, {"loss.terms.gil.metric_space": "sphere"}),
 }
 SEEDS = (0, 1, 2)
 COLLAPSE_RATIO = 3.0
@@ -74,11 +75,8 @@ def cell_config(
         raise ValueError(f"unknown backbone '{backbone}'; the selection runs {', '.join(BACKBONES)}")
     if candidate not in CANDIDATES:
         raise ValueError(f"unknown candidate '{candidate}'; known: {', '.join(CANDIDATES)}")
-    values = config_lib.load(base, {**(overrides or {}), "model.name": backbone}).to_dict()
-    values["name"] = f"select-{backbone}-{candidate}"
-    values["loss"] = {"terms": CANDIDATES[candidate]}
-    values["trainer"]["seed"] = int(seed)
-    return config_lib.from_dict(values)
+    overrides = {**(overrides or {}), "model.name": backbone}
+    return study.cell_config(base, overrides, CANDIDATES[candidate], seed, f"select-{backbone}-{candidate}")
 
 
 def validation_subjects(root: str | Path) -> list[str]:
@@ -129,7 +127,7 @@ def run_cell(
     check_same_preset(config.data_root(), validation_root)
     run_dir, timing = study.timed_run(config, runs_root, progress)
     tic = time.perf_counter()
-    device = environment.pick_device(config.trainer.device)
+    device = pick_device(config.trainer.device)
     model = load_trained_model(config, run_dir, device)
     on_validation = config_lib.from_dict(config.to_dict(), {"data.root": str(resolve_path(validation_root))})
     result, arrays = evaluate_model(model, on_validation, device, progress=progress, subjects=subjects)

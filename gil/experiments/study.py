@@ -1,6 +1,7 @@
 """The multi-seed ablation study: variants × seeds on the embedded twin, with confidence intervals.
 
-Each cell (variant, seed) is one run of a base config whose loss terms are replaced by the variant's; the
+Each cell (variant, seed) is one run of a base config whose loss is the variant's (the loss of a bundled config,
+:class:`LossOf`); the
 rank-1 / mAP rows of every cell go to ``results/study/ablation.csv``, and ``provenance.json`` records how
 each cell was produced (commit, command, machine, torch version and threads, wall time). CPU runs are
 deterministic, so ``gil study --variant V --seed S`` reproduces a committed row on the same torch version
@@ -9,11 +10,13 @@ and thread count.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,33 +24,43 @@ import numpy as np
 import pandas as pd
 
 from gil import config as config_lib
-from gil.config import RunConfig, resolve_path
+from gil.config import LossConfig, RunConfig, resolve_path
 from gil.experiments import provenance as provenance_lib
 from gil.experiments.project import checkout
 from gil.files import write_atomic
 
 BASE_CONFIG = "embedded/small_triplet"
 BASELINE = "triplet"
-# the first reconstruction: λ_u = 0.1, which collapses GaitSet and GaitPart; the ablations below switch its terms off
-_GIL = {"weight": 1.0, "form": "margin", "pair_weight": "official", "margin": "adaptive", "uniformity_weight": 0.1}
-VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
-    "triplet": {"triplet": {"weight": 1.0, "margin": 0.2}},
-    "gil_margin": {"gil": {**_GIL, "uniformity_weight": 0.01}},  # chosen on validation identities (selection.py)
-    "gil_softmax": {"gil": {**_GIL, "form": "softmax", "pair_weight": "none"}},
-    "gil_margin_first": {"gil": dict(_GIL)},
-    "gil_margin_first-no_pair_weights": {"gil": {**_GIL, "pair_weight": "none"}},
-    "gil_margin_first-fixed_margin": {"gil": {**_GIL, "margin": "fixed"}},
-    "gil_margin-no_uniformity": {"gil": {**_GIL, "uniformity_weight": 0.0}},  # λ_u = 0: the same for both
-    # the authors' recipes (casia-b/gaitgl_authors, casia-b/gaitgl_authors_pr) on the study's budget; the PR one needs
-    # a backbone with BNNeck logits (GaitGL, GaitBase)
-    "authors_triplet": {
-        "gil": {"weight": 1.0, "form": "margin", "pair_weight": "official", "margin": "fixed", "uniformity_weight": 0.0}
-    },
-    "authors_pr": {
-        "triplet": {"weight": 1.0, "margin": 0.2},
-        "gil": {"weight": 1.0, "form": "softmax_official", "uniformity_weight": 0.0},
-        "ce": {"weight": 1.0, "scale": 1.0, "label_smoothing": 0.0},
-    },
+
+
+@dataclass(frozen=True)
+class LossOf:
+    """A variant's loss: the ``loss`` section of a bundled config, with ``overrides`` of its terms (dotted keys under
+    ``loss.``) — read from the YAML, never copied, so a variant and its config cannot drift apart."""
+
+    config: str
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+    def loss(self) -> LossConfig:
+        outside = [key for key in self.overrides if not key.startswith("loss.")]
+        if outside:
+            raise ValueError(f"a variant's loss overrides keys under 'loss.' only, got {outside[0]!r}")
+        return config_lib.load(self.config, dict(self.overrides)).loss
+
+
+_FIRST = "embedded/small_gil_margin_first"  # the first reconstruction: λ_u = 0.1, which collapses GaitSet and GaitPart
+VARIANTS: dict[str, LossOf] = {
+    "triplet": LossOf("embedded/small_triplet"),
+    "gil_margin": LossOf("embedded/small_gil_margin"),  # λ_u 0.01, chosen on validation identities (selection.py)
+    "gil_softmax": LossOf("embedded/small_gil_softmax"),
+    "gil_margin_first": LossOf(_FIRST),
+    # the first reconstruction's ablations: one term off at a time (λ_u = 0 is the same for both reconstructions)
+    "gil_margin_first-no_pair_weights": LossOf(_FIRST, {"loss.terms.gil.pair_weight": "none"}),
+    "gil_margin_first-fixed_margin": LossOf(_FIRST, {"loss.terms.gil.margin": "fixed"}),
+    "gil_margin-no_uniformity": LossOf("embedded/small_gil_margin", {"loss.terms.gil.uniformity_weight": 0.0}),
+    # the authors' recipes on the study's budget; the PR one needs a backbone with BNNeck logits (GaitGL, GaitBase)
+    "authors_triplet": LossOf("casia-b/gaitgl_authors"),
+    "authors_pr": LossOf("casia-b/gaitgl_authors_pr"),
 }
 # variant names before the margin form's default changed (issue #17), as older files (results/gpu) spell them
 RENAMED = {
@@ -64,6 +77,17 @@ def base_backbone(base: str = BASE_CONFIG) -> str:
     return config_lib.load(base).model.name
 
 
+def cell_config(base: str, overrides: dict[str, Any] | None, loss: LossOf, seed: int, name: str) -> RunConfig:
+    """``base`` with ``overrides`` (data, budget, backbone, device …), named ``name``, whose loss is ``loss``'s and
+    seed is ``seed``. An override of the loss is refused: ``loss`` sets it."""
+    loss_keys = [key for key in overrides or {} if key == "loss" or key.startswith("loss.")]
+    if loss_keys:
+        raise ValueError(f"study overrides: {loss_keys[0]!r} would be replaced by the cell's loss; drop it")
+    config = config_lib.load(base, overrides)
+    trainer = dataclasses.replace(config.trainer, seed=int(seed))
+    return dataclasses.replace(config, name=name, loss=loss.loss(), trainer=trainer)
+
+
 def variant_config(
     variant: str,
     seed: int,
@@ -71,18 +95,16 @@ def variant_config(
     overrides: dict[str, Any] | None = None,
     backbone: str | None = None,
 ) -> RunConfig:
-    """The config of one study cell: ``base`` with the variant's loss terms, the seed and (if given) the backbone."""
+    """The config of one study cell (:func:`cell_config`): ``base`` with the variant's loss (:data:`VARIANTS`), the
+    seed and (if given) the backbone."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown study variant '{variant}'; known: {', '.join(VARIANTS)}")
     overrides = dict(overrides or {})
     if backbone is not None:
         overrides["model.name"] = backbone
-    values = config_lib.load(base, overrides).to_dict()
     other = backbone is not None and backbone != base_backbone(base)  # the base's cells keep their folder names
-    values["name"] = f"study-{backbone}-{variant}" if other else f"study-{variant}"
-    values["loss"] = {"terms": VARIANTS[variant]}
-    values["trainer"]["seed"] = int(seed)
-    return config_lib.from_dict(values)
+    name = f"study-{backbone}-{variant}" if other else f"study-{variant}"
+    return cell_config(base, overrides, VARIANTS[variant], seed, name)
 
 
 def cell_rows(variant: str, seed: int, report: dict[str, Any], backbone: str) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gil.losses import GeneralizedInterClassLoss, TripletLoss
+from gil.losses import GeneralizedInterClassLoss, TripletConfig, TripletLoss
 from gil.losses.gil import GILConfig, adaptive_margins, class_centres, inverse_norm, pair_weights
 from gil.losses.gil import uniformity as centre_uniformity_term
 from gil.losses.pairs import PairIndex
@@ -51,7 +52,7 @@ class ToyTrajectory:
     loss: list[float] = field(default_factory=list)
     active_fraction: list[float] = field(default_factory=list)  # triplets (or pairs) still violating the margin
     uniformity: list[float] = field(default_factory=list)  # Wang–Isola over samples (gil.metrics.uniformity)
-    centre_uniformity: list[float] = field(default_factory=list)  # the same over class centres: L_u at GILConfig.t
+    centre_uniformity: list[float] = field(default_factory=list)  # the same over class centres: L_u (GIL's t)
     nearest_centre_angle: list[float] = field(default_factory=list)  # degrees, smallest centre–centre angle
 
     @property
@@ -88,26 +89,20 @@ def sphere_problem(classes: int = 6, per_class: int = 8, spread: float = 0.35, s
     return ToyProblem(points=points, labels=labels)
 
 
-def toy_losses(
-    tau: float = GILConfig.tau,
-    kappa: float = GILConfig.kappa,
-    uniformity_weight: float | None = GILConfig.uniformity_weight,
-    margin: float = GILConfig.m0,
-) -> dict[str, nn.Module]:
+def toy_losses(triplet: TripletConfig | None = None, **gil_settings: Any) -> dict[str, nn.Module]:
     """The three losses the notebook compares, by display name: the triplet baseline and both GIL forms.
 
-    ``tau`` only acts on the softmax form; ``kappa`` and ``uniformity_weight`` (λ_u) on both GIL forms;
-    ``margin`` is the triplet margin and GIL's base margin m0. Defaults are :class:`~gil.losses.gil.GILConfig`'s
-    (``uniformity_weight=None``: each form's own default, 0.01 for the margin form and 0.1 for the softmax form).
+    ``triplet``: the baseline's settings (default :class:`~gil.losses.triplet.TripletConfig()`); ``gil_settings``:
+    :class:`~gil.losses.gil.GILConfig` fields (``tau``, ``kappa``, ``uniformity_weight`` …, not ``form``) given to both
+    GIL forms; an unset one keeps its default there (``uniformity_weight``: each form's own, 0.01 for the margin form
+    and 0.1 for the softmax form). ``tau`` acts on the softmax form only.
     """
+    if "form" in gil_settings:
+        raise ValueError("toy_losses: form is not a setting here (both GIL forms are built)")
     return {
-        "triplet": TripletLoss(margin),
-        "GIL margin": GeneralizedInterClassLoss(
-            form="margin", m0=margin, kappa=kappa, uniformity_weight=uniformity_weight
-        ),
-        "GIL softmax": GeneralizedInterClassLoss(
-            form="softmax", m0=margin, kappa=kappa, uniformity_weight=uniformity_weight, tau=tau
-        ),
+        "triplet": TripletLoss(triplet),
+        "GIL margin": GeneralizedInterClassLoss(form="margin", **gil_settings),
+        "GIL softmax": GeneralizedInterClassLoss(form="softmax", **gil_settings),
     }
 
 
@@ -129,7 +124,7 @@ def _record(
     trajectory.loss.append(info["loss"])
     trajectory.active_fraction.append(info.get("active_fraction", float("nan")))
     trajectory.uniformity.append(float(uniformity(snapshot[:, None, :]).mean()))
-    trajectory.centre_uniformity.append(float(centre_uniformity_term(centres[None], t=GILConfig.t)[0]))
+    trajectory.centre_uniformity.append(float(centre_uniformity_term(centres[None], t=GILConfig().t)[0]))
     trajectory.nearest_centre_angle.append(float(torch.rad2deg(torch.arccos(cos.max()))))
 
 
@@ -205,20 +200,17 @@ def margin_table(
     points: np.ndarray | torch.Tensor,
     labels: np.ndarray | torch.Tensor,
     crowded: tuple[tuple[int, int], ...] = CROWDED_PAIRS,
-    m0: float = GILConfig.m0,
-    kappa: float = GILConfig.kappa,
-    m_min: float = GILConfig.m_min,
-    m_max: float = GILConfig.m_max,
+    settings: GILConfig | None = None,
 ) -> pd.DataFrame:
     """GIL's adaptive margin for every class pair ``a < b`` of ``points [n, 3]``.
 
     Columns: ``a, b, pair`` ("a–b"), ``centre_cos`` (μ_a·μ_b), ``centre_angle`` (degrees), ``margin``
-    (:func:`gil.losses.gil.adaptive_margins`), ``crowded`` (the pair is in ``crowded``). Defaults are
-    :class:`~gil.losses.gil.GILConfig`'s.
+    (:func:`gil.losses.gil.adaptive_margins` under ``settings``, default :class:`~gil.losses.gil.GILConfig()`),
+    ``crowded`` (the pair is in ``crowded``).
     """
     labels_t = torch.as_tensor(np.asarray(labels))
     centres = _centres(torch.as_tensor(np.asarray(points), dtype=torch.float64), labels_t)  # [C, 3]
-    margins = adaptive_margins(centres[None], m0, kappa, m_min, m_max)[0]  # [C, C]
+    margins = adaptive_margins(centres[None], settings or GILConfig())[0]  # [C, C]
     cos = (centres @ centres.T).clamp(-1, 1)
     a, b = np.triu_indices(len(centres), k=1)
     crowded_set = {tuple(sorted(pair)) for pair in crowded}

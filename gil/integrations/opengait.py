@@ -14,13 +14,16 @@ GaitSet, GaitPart, GaitGL and GaitBase are in ``gil/integrations/opengait_config
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from gil.losses import gil as core
-from gil.losses.gil import GIL_SETTINGS, GILConfig
+from gil.losses.gil import GILConfig
 
 MODULE_NAME = "gil_loss.py"  # the module `install` writes into OPENGAIT_ROOT/opengait/modeling/losses/
 MARKER = "# written by `gil opengait install`"
@@ -32,34 +35,16 @@ from gil.integrations.opengait import GeneralizedInterClassLoss  # noqa: F401
 class GeneralizedInterClassLoss(nn.Module):
     """GIL with OpenGait's loss interface: ``forward(embeddings [n, c, p], labels [n]) -> (loss, info)``.
 
-    The arguments after ``loss_term_weight`` are :class:`gil.losses.gil.GILConfig`'s (explicit, because OpenGait
-    passes only the constructor's named arguments). A batch without a valid pair gives a zero loss with a zero
-    gradient (``empty_batch="zero"``, as OpenGait's losses behave); ``empty_batch="raise"`` refuses it.
-    ``info`` holds detached tensors, as OpenGait's losses return.
+    Arguments: ``loss_term_weight`` (OpenGait's), ``empty_batch``, and :class:`gil.losses.gil.GILConfig`'s fields
+    as keywords. OpenGait passes a constructor only the names ``inspect.getfullargspec`` lists, so the signature
+    below lists them all (built from GILConfig's fields, defaults included, not written out again). A batch
+    without a valid pair gives a zero loss with a zero gradient (``empty_batch="zero"``, as OpenGait's losses
+    behave); ``empty_batch="raise"`` refuses it. ``info`` holds detached tensors, as OpenGait's losses return.
     """
 
-    # GIL's keywords written out again on purpose: OpenGait keeps only the names inspect.getfullargspec lists
-    def __init__(
-        self,
-        loss_term_weight: float = 1.0,
-        form: str = GILConfig.form,
-        pair_weight: str | None = GILConfig.pair_weight,
-        margin: str | None = GILConfig.margin,
-        uniformity_weight: float | None = GILConfig.uniformity_weight,
-        m0: float = GILConfig.m0,
-        kappa: float = GILConfig.kappa,
-        m_min: float = GILConfig.m_min,
-        m_max: float = GILConfig.m_max,
-        tau: float = GILConfig.tau,
-        t: float = GILConfig.t,
-        uniformity_scale: str = GILConfig.uniformity_scale,
-        metric_space: str = GILConfig.metric_space,
-        empty_batch: str = "zero",
-    ) -> None:
+    def __init__(self, loss_term_weight: float = 1.0, *, empty_batch: str = "zero", **settings: Any) -> None:
         super().__init__()
         self.loss_term_weight = float(loss_term_weight)
-        arguments = locals()
-        settings = {name: arguments[name] for name in GIL_SETTINGS}
         self.loss = core.GeneralizedInterClassLoss(**settings, layout="ncp", empty_batch=empty_batch)
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
@@ -70,6 +55,17 @@ class GeneralizedInterClassLoss(nn.Module):
             )
         loss, info = self.loss(embeddings, labels)
         return loss, {name: torch.tensor(value) for name, value in info.items()}
+
+
+def _opengait_signature() -> inspect.Signature:
+    """``(self, loss_term_weight=1.0, <GILConfig's fields with their defaults>, empty_batch="zero")``."""
+    keyword = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    own = inspect.signature(GeneralizedInterClassLoss.__init__).parameters
+    fields = [inspect.Parameter(f.name, keyword, default=f.default) for f in dataclasses.fields(GILConfig)]
+    return inspect.Signature([own["self"], own["loss_term_weight"], *fields, own["empty_batch"].replace(kind=keyword)])
+
+
+GeneralizedInterClassLoss.__init__.__signature__ = _opengait_signature()
 
 
 def loss_cfg_snippets() -> dict[str, str]:

@@ -12,30 +12,49 @@ No DDP gather: the loss is per-sample, so DDP's gradient averaging is already ex
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gil.losses.pairs import full_precision, to_floats
+from gil.losses.settings import finite_number, settings_from
+
+
+@dataclass(frozen=True)
+class CrossEntropyConfig:
+    """Settings of :class:`CrossEntropyLoss`; the defaults are OpenGait's (GaitGL's and GaitBase's configs)."""
+
+    scale: float = 16.0  # logits are multiplied by it before the softmax
+    label_smoothing: float = 0.1
+
+    def __post_init__(self) -> None:
+        for name in ("scale", "label_smoothing"):
+            object.__setattr__(self, name, finite_number("CrossEntropyLoss", name, getattr(self, name)))
+        if not self.scale > 0:
+            raise ValueError(f"CrossEntropyLoss: scale must be > 0, got {self.scale!r}")
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
 
 
 class CrossEntropyLoss(nn.Module):
     """``forward(logits [n, p, classes] | [n, classes], labels [n]) -> (loss, info)``.
 
     ``info``: ``loss``, ``accuracy`` (argmax per part vs the label, mean over samples and parts).
+    Settings: a :class:`CrossEntropyConfig` or its fields as keywords (``CrossEntropyLoss(scale=1.0)``).
     Labels must be class indices 0..classes-1 (the training partition's identity index).
     """
 
     input_key = "logits"
+    settings = CrossEntropyConfig
 
-    def __init__(self, scale: float = 16.0, label_smoothing: float = 0.1) -> None:
+    def __init__(self, config: CrossEntropyConfig | None = None, **settings: Any) -> None:
         super().__init__()
-        if not scale > 0:
-            raise ValueError(f"CrossEntropyLoss: scale must be > 0, got {scale}")
-        if not 0 <= label_smoothing < 1:
-            raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1), got {label_smoothing}")
-        self.scale = float(scale)
-        self.label_smoothing = float(label_smoothing)
+        self.config = settings_from(CrossEntropyConfig, config, settings, "CrossEntropyLoss")
+        self.scale = float(self.config.scale)
+        self.label_smoothing = float(self.config.label_smoothing)
 
     def extra_repr(self) -> str:
         return f"scale={self.scale}, label_smoothing={self.label_smoothing}"
@@ -81,4 +100,4 @@ class CrossEntropyLoss(nn.Module):
         return loss, to_floats({"loss": loss, "accuracy": accuracy})
 
 
-__all__ = ["CrossEntropyLoss"]
+__all__ = ["CrossEntropyConfig", "CrossEntropyLoss"]

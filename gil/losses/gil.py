@@ -34,7 +34,8 @@ averaged over parts. Per part: ``d_ij = ||e_i − e_j||₂`` and ``s_ij = cos(e_
    class centres, the margins and L_u live on (issue #17's candidate "sphere").
 7. ``form="softmax_official"`` — the authors' InfoLoss: over the triplets of 2,
    ``softplus((e_a·e_n − e_a·e_p)/τ)`` on raw dot products, mean over triplets, then parts.
-   No margin (its ``margin`` must stay unset). Their 50k-iteration re-weighting is not reproduced.
+   No margin (``margin`` is ``"none"``, the only value it takes with this form). Their 50k-iteration re-weighting
+   is not reproduced.
 
 Scale: L_u sees only directions, so its gradient on an embedding scales as 1/|e|, while the margin form works on raw
 distances, so unnormalised embeddings can collapse in norm (measured in ``results/gpu/README.md``).
@@ -50,9 +51,9 @@ uniformity_weight=0``; with ``pair_weight="none"`` as well, the margin form is e
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -70,6 +71,7 @@ from gil.losses.pairs import (
     to_floats,
     zero_loss,
 )
+from gil.losses.settings import finite_number, setting_names, settings_from
 from gil.losses.triplet import batch_all_triplet
 
 FORMS = ("margin", "softmax", "softmax_official")
@@ -85,7 +87,9 @@ _EPS = 1e-12  # norm floor, F.normalize's: ê = e / max(|e|, ε)
 
 @dataclass(frozen=True)
 class GILConfig:
-    """Settings of :class:`GeneralizedInterClassLoss`; defaults give the full reconstructed method."""
+    """Settings of :class:`GeneralizedInterClassLoss`, the one home of their defaults; they give the full reconstructed
+    method. ``None`` resolves to the form's default when the config is built, so a built config holds no ``None`` and
+    reads back as itself (a run folder's ``config.yaml`` shows every value)."""
 
     form: str = "margin"  # "margin" (L_m), "softmax" (L_s) or "softmax_official" (the authors' InfoLoss)
     pair_weight: str | None = None  # None: "official" for the margin form, "none" for the softmax forms
@@ -106,16 +110,19 @@ class GILConfig:
 
         if self.form not in FORMS:
             raise bad("form", f"one of {FORMS}")
-        if self.pair_weight is not None and self.pair_weight not in PAIR_WEIGHTS:
-            raise bad("pair_weight", f"one of {PAIR_WEIGHTS} (or None)")
-        if self.pair_weight == "official" and self.form != "margin":
-            raise bad("pair_weight", f"'none' with form={self.form!r} (pair weights belong to the margin form)")
-        if self.margin is not None and self.margin not in MARGINS:
-            raise bad("margin", f"one of {MARGINS} (or None)")
-        if self.margin is not None and self.form == "softmax_official":
-            raise bad("margin", "None with form='softmax_official' (the authors' InfoLoss has no margin)")
+        # what the form allows, its default first; None resolves to the default, so a resolved config reads back
+        pair_weights = PAIR_WEIGHTS if self.form == "margin" else ("none",)
+        margins = ("none",) if self.form == "softmax_official" else MARGINS[::-1]
+        if self.pair_weight is not None and self.pair_weight not in pair_weights:
+            reason = "" if self.form == "margin" else " (pair weights belong to the margin form)"
+            raise bad("pair_weight", f"one of {pair_weights} with form={self.form!r}{reason}")
+        if self.margin is not None and self.margin not in margins:
+            reason = " (the authors' InfoLoss has no margin)" if self.form == "softmax_official" else ""
+            raise bad("margin", f"one of {margins} with form={self.form!r}{reason}")
         if self.uniformity_weight is None:
             object.__setattr__(self, "uniformity_weight", DEFAULT_UNIFORMITY_WEIGHT[self.form])
+        for field in ("uniformity_weight", "m0", "kappa", "m_min", "m_max", "tau", "t"):
+            object.__setattr__(self, field, finite_number("GeneralizedInterClassLoss", field, getattr(self, field)))
         for field in ("uniformity_weight", "m0", "kappa", "m_min"):
             if not getattr(self, field) >= 0:
                 raise bad(field, ">= 0")
@@ -130,12 +137,11 @@ class GILConfig:
             raise bad("metric_space", f"one of {METRIC_SPACES}")
         if self.metric_space == "sphere" and self.form != "margin":
             raise bad("metric_space", f"'raw' with form={self.form!r} (the softmax form is on the sphere already)")
-        default_margin = "none" if self.form == "softmax_official" else "adaptive"
-        object.__setattr__(self, "pair_weight", self.pair_weight or ("official" if self.form == "margin" else "none"))
-        object.__setattr__(self, "margin", self.margin or default_margin)
+        object.__setattr__(self, "pair_weight", self.pair_weight or pair_weights[0])
+        object.__setattr__(self, "margin", self.margin or margins[0])
 
 
-GIL_SETTINGS = tuple(f.name for f in dataclasses.fields(GILConfig))  # the keyword names of GIL's settings
+GIL_SETTINGS = setting_names(GILConfig)  # the keyword names of GIL's settings
 
 
 # --- 1. dynamic pair weights ---------------------------------------------------------------------
@@ -176,14 +182,15 @@ def class_centres(x: Tensor, inv_norm: Tensor, index: PairIndex) -> Tensor:
     return sums * inverse_norm(sums.pow(2).sum(-1))[..., None]  # [p, C, c]
 
 
-def margin_of_cosine(cos: Tensor, m0: float, kappa: float, m_min: float, m_max: float) -> Tensor:
-    """The adaptive-margin rule ``clip(m0 · (1 + κ cos), m_min, m_max)`` on centre cosines of any shape."""
-    return (m0 * (1 + kappa * cos)).clamp(m_min, m_max)
+def margin_of_cosine(cos: Tensor, settings: GILConfig) -> Tensor:
+    """The adaptive-margin rule ``clip(m0 · (1 + κ cos), m_min, m_max)`` of ``settings`` on centre cosines of any
+    shape."""
+    return (settings.m0 * (1 + settings.kappa * cos)).clamp(settings.m_min, settings.m_max)
 
 
-def adaptive_margins(centres: Tensor, m0: float, kappa: float, m_min: float, m_max: float) -> Tensor:
+def adaptive_margins(centres: Tensor, settings: GILConfig) -> Tensor:
     """``m(a, b) = clip(m0 · (1 + κ μ_a·μ_b), m_min, m_max)``: ``centres [p, C, c]`` → ``[p, C, C]``."""
-    return margin_of_cosine(centres @ centres.transpose(1, 2), m0, kappa, m_min, m_max)  # [p, C, C]
+    return margin_of_cosine(centres @ centres.transpose(1, 2), settings)  # [p, C, C]
 
 
 # --- 5. class-level uniformity --------------------------------------------------------------------
@@ -204,47 +211,20 @@ class GeneralizedInterClassLoss(nn.Module):
     ``mean_pair_weight`` (1 when off), ``mean_margin`` (over anchor–negative pairs; 0 for
     softmax_official), ``active_fraction`` (margin form: non-zero hinge terms / valid triplets;
     softmax: triplets with ``s_an + m > s_ap``; softmax_official: ``e_a·e_n > e_a·e_p``).
-    Arguments are the fields of :class:`GILConfig` (see it for defaults and meaning), and how batches are read:
+    Settings: a :class:`GILConfig`, or its fields as keywords (``GeneralizedInterClassLoss(form="softmax")``; see it
+    for defaults and meaning); and how batches are read:
     ``layout="ncp"`` takes OpenGait's ``[n, c, p]``; ``empty_batch="zero"`` returns a zero loss with a zero
     gradient for a batch without valid pairs (``info["empty_batch"]`` 1, else 0) instead of raising.
     """
 
     input_key = "embeddings"
+    settings = GILConfig
 
     def __init__(
-        self,
-        form: str = GILConfig.form,
-        pair_weight: str | None = GILConfig.pair_weight,
-        margin: str | None = GILConfig.margin,
-        uniformity_weight: float | None = GILConfig.uniformity_weight,
-        m0: float = GILConfig.m0,
-        kappa: float = GILConfig.kappa,
-        m_min: float = GILConfig.m_min,
-        m_max: float = GILConfig.m_max,
-        tau: float = GILConfig.tau,
-        t: float = GILConfig.t,
-        uniformity_scale: str = GILConfig.uniformity_scale,
-        metric_space: str = GILConfig.metric_space,
-        layout: str = "npc",
-        empty_batch: str = "raise",
+        self, config: GILConfig | None = None, *, layout: str = "npc", empty_batch: str = "raise", **settings: Any
     ) -> None:
-        # defaults: GILConfig's field defaults (a dataclass keeps them as class attributes), written once there;
-        # explicit keywords, so that inspect.signature lists them for build_loss
         super().__init__()
-        self.config = GILConfig(
-            form=form,
-            pair_weight=pair_weight,
-            margin=margin,
-            uniformity_weight=None if uniformity_weight is None else float(uniformity_weight),
-            m0=float(m0),
-            kappa=float(kappa),
-            m_min=float(m_min),
-            m_max=float(m_max),
-            tau=float(tau),
-            t=float(t),
-            uniformity_scale=uniformity_scale,
-            metric_space=metric_space,
-        )
+        self.config = settings_from(GILConfig, config, settings, "GeneralizedInterClassLoss")
         check_batch_options("GeneralizedInterClassLoss", layout, empty_batch)
         self.layout, self.empty_batch = layout, empty_batch  # how batches are read, not a setting of the method
 
@@ -302,7 +282,7 @@ class GeneralizedInterClassLoss(nn.Module):
             return 0.0
         if cfg.margin == "fixed":
             return cfg.m0
-        by_class = adaptive_margins(centres, cfg.m0, cfg.kappa, cfg.m_min, cfg.m_max)  # [p, C, C]
+        by_class = adaptive_margins(centres, cfg)  # [p, C, C]
         pairs = index.inverse[:, None] * index.num_classes + index.inverse[index.neg_idx]  # [n, m]: (y_a, y_n)
         return by_class.flatten(1).index_select(1, pairs.flatten()).view(-1, *pairs.shape)  # [p, n, m]
 

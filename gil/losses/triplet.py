@@ -12,6 +12,9 @@ term is non-zero. The loss is the mean of ``L_part`` over the p parts. This is O
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from torch import Tensor, nn
 
 from gil.losses.pairs import (
@@ -26,6 +29,19 @@ from gil.losses.pairs import (
     to_floats,
     zero_loss,
 )
+from gil.losses.settings import finite_number, settings_from
+
+
+@dataclass(frozen=True)
+class TripletConfig:
+    """Settings of :class:`TripletLoss`."""
+
+    margin: float = 0.2  # OpenGait's triplet margin (every OpenGait config of the paper's backbones)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "margin", finite_number("TripletLoss", "margin", self.margin))
+        if not self.margin >= 0:
+            raise ValueError(f"TripletLoss: margin must be >= 0, got {self.margin!r}")
 
 
 def batch_all_triplet(dist: Tensor, index: PairIndex, margin: float | Tensor) -> tuple[Tensor, Tensor]:
@@ -51,18 +67,21 @@ class TripletLoss(nn.Module):
     ``forward(embeddings [n, p, c] | [n, c], labels [n]) -> (loss, info)``; ``layout="ncp"`` reads OpenGait's
     ``[n, c, p]`` instead. ``info`` holds ``loss``, ``loss_num`` (non-zero terms, mean over parts),
     ``active_fraction`` (non-zero terms / valid triplets), ``mean_dist`` (mean pairwise distance).
+    Settings: a :class:`TripletConfig` or its fields as keywords (``TripletLoss(margin=0.3)``).
     ``empty_batch``: a batch without valid pairs raises (``"raise"``) or gives a zero loss with a zero gradient
     (``"zero"``; ``info["empty_batch"]`` is then 1, and 0 on other batches).
     """
 
     input_key = "embeddings"
+    settings = TripletConfig
 
-    def __init__(self, margin: float = 0.2, layout: str = "npc", empty_batch: str = "raise") -> None:
+    def __init__(
+        self, config: TripletConfig | None = None, *, layout: str = "npc", empty_batch: str = "raise", **settings: Any
+    ) -> None:
         super().__init__()
-        if not margin >= 0:
-            raise ValueError(f"TripletLoss: margin must be >= 0, got {margin}")
+        self.config = settings_from(TripletConfig, config, settings, "TripletLoss")
         check_batch_options("TripletLoss", layout, empty_batch)
-        self.margin = float(margin)
+        self.margin = float(self.config.margin)
         self.layout, self.empty_batch = layout, empty_batch
 
     def extra_repr(self) -> str:
@@ -93,4 +112,4 @@ class TripletLoss(nn.Module):
         return loss, info
 
 
-__all__ = ["TripletLoss", "batch_all_triplet"]
+__all__ = ["TripletConfig", "TripletLoss", "batch_all_triplet"]

@@ -20,17 +20,26 @@ from gil.metrics.geometry import (
 )
 from gil.metrics.margins import centre_pair_margins, distance_samples, identity_margins
 from gil.metrics.projection import PART_REDUCTIONS, PROJECTIONS, part_features, project_2d
-from gil.metrics.tables import compare_summaries, margin_summary
+from gil.metrics.tables import (
+    adaptive_margin_summary,
+    centre_angle_summary,
+    compare_summaries,
+    distance_overlap,
+    margin_summary,
+)
 
 __all__ = [
     "PART_REDUCTIONS",
     "PROJECTIONS",
     "CentreGeometry",
+    "adaptive_margin_summary",
     "alignment",
     "batch_geometry",
+    "centre_angle_summary",
     "centre_geometry",
     "centre_pair_margins",
     "compare_summaries",
+    "distance_overlap",
     "distance_samples",
     "identity_margins",
     "margin_summary",

@@ -136,23 +136,17 @@ def _pair_distance(x: torch.Tensor, i: np.ndarray, j: np.ndarray, metric: str) -
     return out
 
 
-def centre_pair_margins(
-    centres: np.ndarray,
-    m0: float = GILConfig.m0,
-    kappa: float = GILConfig.kappa,
-    m_min: float = GILConfig.m_min,
-    m_max: float = GILConfig.m_max,
-) -> pd.DataFrame:
+def centre_pair_margins(centres: np.ndarray, settings: GILConfig | None = None) -> pd.DataFrame:
     """The adaptive margins GIL assigns to every pair of class centres (:func:`gil.losses.gil.adaptive_margins`).
 
     ``centres [k, p, c]``: unit class centres (``CentreGeometry.centres``). Returns one row per part and
     unordered pair ``a < b``: columns ``part``, ``a``, ``b`` (class indices), ``cosine`` (``μ_a·μ_b``)
-    and ``margin``. Defaults are :class:`gil.losses.gil.GILConfig`'s.
+    and ``margin``, under ``settings``' rule (m0, κ, m_min, m_max; default: :class:`gil.losses.gil.GILConfig()`).
     """
     mu = torch.as_tensor(np.asarray(centres), dtype=torch.float64).transpose(0, 1)  # [p, k, c]
     if mu.ndim != 3 or mu.shape[1] < 2:
         raise ValueError(f"centres: expected [k >= 2, p, c], got shape {tuple(np.shape(centres))}")
-    margins = adaptive_margins(mu, m0, kappa, m_min, m_max).numpy()  # [p, k, k]
+    margins = adaptive_margins(mu, settings or GILConfig()).numpy()  # [p, k, k]
     cosine = (mu @ mu.transpose(1, 2)).numpy()  # [p, k, k]
     a, b = np.triu_indices(mu.shape[1], k=1)
     parts = mu.shape[0]

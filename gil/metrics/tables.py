@@ -1,5 +1,7 @@
-"""Summary tables that set several runs side by side (one row per run): rank-1 / mAP summaries and per-identity
-margin summaries (:func:`gil.metrics.identity_margins` tables)."""
+"""Summary tables that set several runs side by side (one row per run, index ``run``): rank-1 / mAP summaries,
+per-identity margin summaries (:func:`gil.metrics.identity_margins` tables), how positive and negative pair distances
+overlap (:func:`gil.metrics.distance_samples` tables), how far apart class centres are
+(:class:`gil.metrics.CentreGeometry`) and the adaptive margins their pairs get."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ import numpy as np
 import pandas as pd
 
 from gil.evaluate import ProtocolResult
+from gil.losses import GILConfig
+from gil.metrics.geometry import CentreGeometry
 
 
 def compare_summaries(results: Mapping[str, ProtocolResult], baseline: str | None = None) -> pd.DataFrame:
@@ -54,3 +58,48 @@ def margin_summary(margins: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         for name, frame in margins.items()
     }
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("run")
+
+
+def distance_overlap(samples: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per run, from :func:`gil.metrics.distance_samples` tables (columns ``pair``, ``distance``): the ``median
+    positive`` and ``median negative`` distance, and the ``share of negatives < median positive``."""
+    rows = {}
+    for name, frame in samples.items():
+        positive = frame.loc[frame["pair"] == "positive", "distance"]
+        negative = frame.loc[frame["pair"] == "negative", "distance"]
+        rows[name] = {
+            "median positive": float(positive.median()),
+            "median negative": float(negative.median()),
+            "share of negatives < median positive": float((negative < positive.median()).mean()),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("run")
+
+
+def centre_angle_summary(centres: Mapping[str, CentreGeometry]) -> pd.DataFrame:
+    """Per run, from :func:`gil.metrics.centre_geometry`: the ``mean pair angle (°)`` over every centre pair and
+    part, and the ``mean`` and ``smallest nearest angle (°)`` (each class's nearest other centre, mean over parts)."""
+    rows = {
+        name: {
+            "mean pair angle (°)": float(g.pair_angles().mean()),
+            "mean nearest angle (°)": float(g.nearest["mean"].mean()),
+            "smallest nearest angle (°)": float(g.nearest["mean"].min()),
+        }
+        for name, g in centres.items()
+    }
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("run")
+
+
+def adaptive_margin_summary(pairs: Mapping[str, pd.DataFrame], settings: GILConfig) -> pd.DataFrame:
+    """Per run, its class-centre pairs (:func:`gil.metrics.centre_pair_margins` tables) under ``settings``' margin
+    rule: ``mean cosine``, ``mean margin``, and the shares of pairs clipped at ``m_max`` and at ``m_min``."""
+    return pd.DataFrame(
+        {
+            run: {
+                "mean cosine": frame["cosine"].mean(),
+                "mean margin": frame["margin"].mean(),
+                "share at m_max": (frame["margin"] >= settings.m_max - 1e-12).mean(),
+                "share at m_min": (frame["margin"] <= settings.m_min + 1e-12).mean(),
+            }
+            for run, frame in pairs.items()
+        }
+    ).T.rename_axis("run")

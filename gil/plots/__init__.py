@@ -18,13 +18,18 @@ from gil.plots.geometry import (
     margin_panels,
 )
 from gil.plots.results import (
+    TRAINING_PANELS,
+    diagnostic_columns,
+    diagnostic_panels,
     gap_curves,
     interval_plot,
+    loss_columns,
     metric_panels,
     rank1_difference_heatmaps,
     rank1_heatmaps,
     rank1_per_view,
     training_curves,
+    training_panels,
 )
 
 __all__ = [
@@ -49,4 +54,9 @@ __all__ = [
     "centre_angle_panels",
     "adaptive_margin_panels",
     "rank1_difference_heatmaps",
+    "TRAINING_PANELS",
+    "loss_columns",
+    "diagnostic_columns",
+    "training_panels",
+    "diagnostic_panels",
 ]

@@ -144,26 +144,21 @@ def pair_matrices(cos: np.ndarray, weights: np.ndarray, labels: Sequence[int] | 
     return fig
 
 
-def margin_curves(
-    tables: Mapping[str, pd.DataFrame],
-    m0: float = GILConfig.m0,
-    kappa: float = GILConfig.kappa,
-    m_min: float = GILConfig.m_min,
-    m_max: float = GILConfig.m_max,
-) -> Figure:
+def margin_curves(tables: Mapping[str, pd.DataFrame], settings: GILConfig | None = None) -> Figure:
     """Adaptive margin ``m(a, b)`` against centre cosine for every class pair, one panel per named table.
 
     Tables are :func:`gil.experiments.toy.margin_table`; the line is the loss's rule
     (:func:`gil.losses.gil.margin_of_cosine`) over all cosines, crowded pairs are red and labelled.
-    Defaults are :class:`gil.losses.gil.GILConfig`'s.
+    The rule is ``settings``' (default: :class:`gil.losses.gil.GILConfig()`).
     """
     _style()
+    settings = settings or GILConfig()
     fig, axes = plt.subplots(1, len(tables), figsize=(4.8 * len(tables), 3.8), squeeze=False, sharey=True)
     s = torch.linspace(-1, 1, 201, dtype=torch.float64)  # [201] centre cosines
-    rule = margin_of_cosine(s, m0, kappa, m_min, m_max)  # [201]
+    rule = margin_of_cosine(s, settings)  # [201]
     for ax, (name, table) in zip(axes[0], tables.items(), strict=True):
         ax.plot(s.numpy(), rule.numpy(), color="0.5", lw=1, label="$m(a,b)$ formula")
-        ax.axhline(m0, color="0.5", ls=":", lw=1, label=f"fixed margin $m_0$ = {m0:g}")
+        ax.axhline(settings.m0, color="0.5", ls=":", lw=1, label=f"fixed margin $m_0$ = {settings.m0:g}")
         other = table[~table["crowded"]]
         crowded = table[table["crowded"]]
         ax.scatter(other["centre_cos"], other["margin"], s=22, color="tab:blue", label="other class pairs", zorder=3)

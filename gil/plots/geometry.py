@@ -144,25 +144,20 @@ def centre_angle_panels(pair_angles: Mapping[str, np.ndarray], nearest: Mapping[
     return fig
 
 
-def adaptive_margin_panels(
-    pairs: Mapping[str, pd.DataFrame],
-    m0: float = GILConfig.m0,
-    kappa: float = GILConfig.kappa,
-    m_min: float = GILConfig.m_min,
-    m_max: float = GILConfig.m_max,
-) -> Figure:
+def adaptive_margin_panels(pairs: Mapping[str, pd.DataFrame], settings: GILConfig | None = None) -> Figure:
     """GIL's adaptive margins on class centres (:func:`gil.metrics.centre_pair_margins`) of several runs.
 
     Left: centre cosine histograms. Middle: the loss's margin rule ``clip(m0 (1 + κ cos), m_min, m_max)``
     (:func:`gil.losses.gil.margin_of_cosine`) over all cosines, the runs' centre pairs on it (they differ only
     in where their cosines fall) and the cosine range they span shaded. Right: histograms of the margins
-    assigned (x range: the data). Defaults are :class:`gil.losses.gil.GILConfig`'s.
+    assigned (x range: the data). The rule is ``settings``' (default: :class:`gil.losses.gil.GILConfig()`).
     """
     _style()
     fig, axes = plt.subplots(1, 3, figsize=(9.8, 3.4))
     palette = sns.color_palette("colorblind", len(pairs))
     cos = torch.linspace(-1.0, 1.0, 201, dtype=torch.float64)  # [201] centre cosines
-    rule = margin_of_cosine(cos, m0, kappa, m_min, m_max)  # [201]
+    settings = settings or GILConfig()
+    rule = margin_of_cosine(cos, settings)  # [201]
     axes[1].plot(cos.numpy(), rule.numpy(), color="0.2", lw=1.2, label="margin rule")
     cos_edges = _shared_edges([f["cosine"].to_numpy(float) for f in pairs.values()], 40)
     margin_edges = _shared_edges([f["margin"].to_numpy(float) for f in pairs.values()], 40)
@@ -178,7 +173,7 @@ def adaptive_margin_panels(
     axes[0].set_title("centre cosines (all parts)")
     axes[1].set_xlabel("cosine of two class centres")
     axes[1].set_ylabel("adaptive margin")
-    axes[1].set_title(f"margin rule, m0={m0:g}, κ={kappa:g}")
+    axes[1].set_title(f"margin rule, m0={settings.m0:g}, κ={settings.kappa:g}")
     axes[2].set_xlabel("adaptive margin")
     axes[2].set_title("margins assigned")
     for ax in axes:

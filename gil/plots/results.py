@@ -70,6 +70,43 @@ def _view_heatmaps(
     return fig
 
 
+LOSS_TERM_SUFFIXES = ("/loss", "/margin", "/softmax")  # metrics.csv columns of a loss's own terms (gil/loss …)
+# the training page's panels of one run: title -> (columns, y label); "loss" is filled in by loss_columns
+TRAINING_PANELS = {
+    "loss": ((), "loss"),
+    "learning rate": (("lr",), "lr"),
+    "batch uniformity": (("geometry/uniformity",), "lower = more uniform"),
+    "throughput": (("seq_per_s",), "sequences / s"),
+}
+
+
+def loss_columns(metrics: pd.DataFrame) -> list[str]:
+    """``total`` and the columns of the losses' own terms (:data:`LOSS_TERM_SUFFIXES`) of a ``metrics.csv``."""
+    return ["total"] + [c for c in metrics if c.endswith(LOSS_TERM_SUFFIXES)]
+
+
+def diagnostic_columns(metrics: pd.DataFrame) -> list[str]:
+    """The losses' own diagnostics of a ``metrics.csv`` (``triplet/active_fraction``, ``gil/mean_margin`` …): the
+    ``term/name`` columns that are neither a loss term (:func:`loss_columns`) nor the batch geometry."""
+    terms = set(loss_columns(metrics))
+    return [c for c in metrics if "/" in c and c not in terms and not c.startswith("geometry/")]
+
+
+def training_panels(metrics: pd.DataFrame, title: str = "") -> Figure:
+    """One run's training (:data:`TRAINING_PANELS`): the total loss and its terms, the learning rate (log scale),
+    the batch uniformity and the throughput, against the step."""
+    panels = {name: list(columns) or loss_columns(metrics) for name, (columns, _) in TRAINING_PANELS.items()}
+    ylabels = {name: label for name, (_, label) in TRAINING_PANELS.items()}
+    return metric_panels(metrics, panels, ylabels=ylabels, logy=["learning rate"], title=title)
+
+
+def diagnostic_panels(metrics: pd.DataFrame, title: str = "") -> Figure:
+    """One panel per diagnostic of the losses (:func:`diagnostic_columns`), four a row; the total loss alone
+    when the run logged none."""
+    columns = diagnostic_columns(metrics) or ["total"]
+    return metric_panels(metrics, {column: [column] for column in columns}, ncols=4, title=title)
+
+
 def rank1_heatmaps(rank1: Mapping[str, pd.DataFrame], title: str = "") -> Figure:
     """Probe view × gallery view rank-1 (%) per probe condition; the excluded diagonal is blank."""
     return _view_heatmaps(rank1, title, vmin=0, vmax=100, cmap="viridis", label="rank-1 (%)")

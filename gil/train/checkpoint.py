@@ -2,7 +2,7 @@
 
 A checkpoint holds the model, optimiser, scheduler and grad-scaler states, every RNG state (Python, NumPy,
 torch CPU and CUDA) and the step; the sampler needs only the step, because batch ``b`` is a pure function
-of ``(seed, b)``.
+of ``(seed, b)``. Reading one back is :mod:`gil.run_folder`'s (``read_checkpoint``, ``checkpoint_weights``).
 """
 
 from __future__ import annotations
@@ -82,39 +82,3 @@ def save_atomic(obj: Any, path: str | Path) -> None:
         kept = f"the previous {path.name} is kept" if path.is_file() else f"no {path.name} was written"
         reason = "the disk is full" if err.errno == errno.ENOSPC else (err.strerror or str(err))
         raise OSError(err.errno, f"{path}: could not write the checkpoint ({reason}); {kept}") from err
-
-
-def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint written by :func:`save_atomic` (tensors and plain containers only)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # torch raises several types for corrupt/unsafe files
-        raise ValueError(f"{path}: not a loadable gil checkpoint ({err})") from err
-
-
-def model_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], int | None]:
-    """The model's state dict and classifier size from a gil checkpoint, or an error saying what ``path`` holds.
-
-    A gil checkpoint (``checkpoints/last.pt``) is a dict with ``model``, ``step`` and ``fingerprint``; an OpenGait
-    one (``model``, ``iteration``) or a bare state dict is named as such, with the flag that reads it.
-    """
-    state = load(path)
-    opengait_hint = "it is read by `gil eval --checkpoint FILE --opengait`"
-    if not isinstance(state, Mapping):
-        raise ValueError(
-            f"{path}: holds a {type(state).__name__}, not a checkpoint; expected a gil checkpoint (a dict with "
-            "'model', written by gil train as RUN/checkpoints/last.pt)"
-        )
-    if "model" not in state:
-        if state and all(isinstance(v, torch.Tensor) for v in state.values()):
-            raise ValueError(f"{path}: a bare state dict, not a gil checkpoint; if it is OpenGait's, {opengait_hint}")
-        raise ValueError(f"{path}: a dict without 'model' (keys: {sorted(map(str, state))[:8]}); not a gil checkpoint")
-    if "iteration" in state and "fingerprint" not in state:
-        raise ValueError(f"{path}: an OpenGait checkpoint (it has 'iteration', not 'fingerprint'); {opengait_hint}")
-    if not isinstance(state["model"], Mapping):
-        raise ValueError(f"{path}: 'model' holds a {type(state['model']).__name__}, expected a state dict")
-    num_classes = state.get("num_classes")
-    return dict(state["model"]), int(num_classes) if isinstance(num_classes, int) else None

@@ -1,4 +1,4 @@
-"""Device choice, mixed precision and the torchrun process group — the trainer's environment.
+"""Mixed precision and the torchrun process group — the trainer's environment (the device: :mod:`gil.device`).
 
 ``torchrun`` sets ``RANK``/``WORLD_SIZE``/``LOCAL_RANK``; a plain ``python -m gil train`` is a world of one
 and never touches ``torch.distributed``.
@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from gil.device import pick_device
+
 log = logging.getLogger(__name__)
 
 
@@ -27,40 +29,6 @@ class Environment:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
-
-
-def pick_device(requested: str = "auto", local_rank: int = 0) -> torch.device:
-    """``auto`` -> CUDA (this process's local rank), else MPS, else CPU; explicit names are validated."""
-    if requested == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", local_rank % torch.cuda.device_count())
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        device = torch.device(requested)
-    except RuntimeError as err:
-        raise ValueError(f"trainer.device: expected auto, cpu, cuda, cuda:N or mps, got '{requested}'") from err
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"trainer.device is '{requested}' but this machine has no CUDA device visible to torch "
-            f"(torch {torch.__version__}, torch.cuda.is_available() is False); use auto or cpu"
-        )
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", local_rank % torch.cuda.device_count())
-    if device.type == "cuda" and device.index >= torch.cuda.device_count():
-        raise ValueError(
-            f"trainer.device is '{requested}' but this machine has {torch.cuda.device_count()} CUDA "
-            f"device(s): cuda:0 .. cuda:{torch.cuda.device_count() - 1}"
-        )
-    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError(
-            "trainer.device is 'mps' but this machine has no MPS device "
-            "(torch.backends.mps.is_available() is False); use auto or cpu"
-        )
-    if device.type not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"trainer.device: expected auto, cpu, cuda, cuda:N or mps, got '{requested}'")
-    return device
 
 
 def setup(requested_device: str = "auto") -> Environment:

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from gil import files
+from gil.run_folder import RunFolder
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def session_record() -> dict[str, Any]:
 
 def write_provenance(run_dir: Path, step: int, record: dict[str, Any]) -> None:
     """Add this session (its start step and ``record``) to ``provenance.json``."""
-    path = run_dir / "provenance.json"
+    path = RunFolder(run_dir).provenance_file
     log_ = json.loads(path.read_text()) if path.is_file() else {"sessions": []}
     log_["sessions"].append({"start_step": step, **record})
     files.write_json(path, log_)
@@ -49,7 +50,7 @@ class MetricsLogger:
 
     def __init__(self, run_dir: Path, enabled: bool = True, truncate_after: int = 0) -> None:
         self.enabled = enabled
-        self.path = run_dir / "metrics.csv"
+        self.path = RunFolder(run_dir).metrics_file
         self.fields: list[str] | None = None
         self.writer = None
         if not enabled:
@@ -70,7 +71,8 @@ class MetricsLogger:
         except ImportError:  # tensorboard is a dependency, but a stripped environment still trains
             log.warning("tensorboard is not installed; metrics go to metrics.csv only")
         else:
-            self.writer = SummaryWriter(log_dir=str(run_dir / "tb"), purge_step=truncate_after + 1)
+            log_dir = str(RunFolder(run_dir).tensorboard_dir)
+            self.writer = SummaryWriter(log_dir=log_dir, purge_step=truncate_after + 1)
 
     def write(self, row: dict[str, float]) -> None:
         if not self.enabled:

@@ -28,9 +28,8 @@ from gil import files
 from gil.config import RunConfig, resolve_path, save
 from gil.data.loader import build_train_loader
 from gil.data.opengait import GaitDataset
-from gil.data.partitions import Partition, load_partition
-from gil.losses import build_loss
-from gil.models import build_model
+from gil.losses import describe_terms
+from gil.run_folder import TENSORBOARD, RunFolder, model_from_config, partition_of, read_checkpoint
 from gil.train import checkpoint, environment
 from gil.train.optim import build_optimizer, build_scheduler
 from gil.train.records import MetricsLogger, session_record, write_provenance
@@ -41,23 +40,11 @@ log = logging.getLogger(__name__)
 # TensorBoard, computed on the logged steps' batches (``gil.metrics.batch_geometry`` logs uniformity and norm)
 BatchMetrics = Callable[[torch.Tensor], dict[str, float]]
 
-CHECKPOINT_NAME = "last.pt"
-SNAPSHOT_PATTERN = "step-*.pt"  # trainer.snapshot_every: the model's weights at a step, checkpoints/step-000300.pt
-RESULT_FILES = ("eval.json", "embeddings.npz")  # written by gil.evaluate.run.evaluate_run from the final checkpoint
-
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def partition_of(config: RunConfig) -> Partition:
-    """The train/test split named by ``data.partition`` (``dataset`` = ``ROOT/partition.json``)."""
-    root = config.data_root()
-    if config.data.partition == "dataset":
-        return load_partition(root / "partition.json")
-    return load_partition(config.data.partition)
 
 
 def check_batch(config: RunConfig, dataset: GaitDataset) -> None:
@@ -95,6 +82,7 @@ class Trainer:
     ) -> None:
         self.config = config
         self.run_dir = resolve_path(run_dir)
+        self.folder = RunFolder(self.run_dir)
         self.progress = progress
         self.batch_metrics = batch_metrics
         self.provenance = provenance or session_record
@@ -109,12 +97,8 @@ class Trainer:
         self.dataset = GaitDataset(root, subjects=list(self.partition.train))
         check_batch(config, self.dataset)
         self.num_classes = len(self.dataset.subjects)
-        try:
-            model = build_model(config.model.name, self.num_classes, width=config.model.width, **config.model.kwargs)
-        except TypeError as err:
-            raise ValueError(f"config key 'model.kwargs': {err}") from err
-        self.model = model.to(self.env.device)
-        self.loss = build_loss(config.loss.terms).to(self.env.device)
+        self.model = model_from_config(config, self.num_classes).to(self.env.device)
+        self.loss = config.loss.build().to(self.env.device)
         self.optimizer = build_optimizer(
             config, [p for p in self.model.parameters() if p.requires_grad] + list(self.loss.parameters())
         )
@@ -138,7 +122,7 @@ class Trainer:
     # -- state ---------------------------------------------------------------------------------------
     @property
     def checkpoint_path(self) -> Path:
-        return self.run_dir / "checkpoints" / CHECKPOINT_NAME
+        return self.folder.checkpoint
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -180,11 +164,11 @@ class Trainer:
         environment.barrier()
 
     def snapshot_path(self, step: int) -> Path:
-        return self.checkpoint_path.parent / f"step-{step:06d}.pt"
+        return self.folder.snapshot(step)
 
     def save_snapshot(self) -> None:
         """Keep the model's weights at this step (``checkpoints/step-NNNNNN.pt``, read like ``last.pt`` by
-        ``gil eval --checkpoint`` and :func:`~gil.train.checkpoint.model_weights`); call after :meth:`save_checkpoint`,
+        ``gil eval --checkpoint`` and :func:`~gil.run_folder.checkpoint_weights`); call after :meth:`save_checkpoint`,
         which has checked them finite."""
         if self.env.is_main:
             state = {
@@ -225,14 +209,15 @@ class Trainer:
 
     def _clear_outputs(self) -> None:
         """``fit(resume=False)`` on a used folder: remove the old run's checkpoint, logs and results."""
-        old = [self.checkpoint_path, *(self.run_dir / n for n in (*RESULT_FILES, "metrics.csv", "provenance.json"))]
-        old += sorted(self.checkpoint_path.parent.glob(SNAPSHOT_PATTERN))
+        folder = self.folder
+        old = [folder.checkpoint, folder.eval_file, folder.embeddings_file, folder.metrics_file, folder.provenance_file]
+        old += folder.snapshots()
         removed = [path.name for path in old if path.is_file()]
         for path in old:
             path.unlink(missing_ok=True)
-        if (self.run_dir / "tb").is_dir():
-            shutil.rmtree(self.run_dir / "tb")
-            removed.append("tb/")
+        if folder.tensorboard_dir.is_dir():
+            shutil.rmtree(folder.tensorboard_dir)
+            removed.append(f"{TENSORBOARD}/")
         if removed:
             log.warning("starting %s afresh (no resume): removed the old run's %s", self.run_dir, ", ".join(removed))
 
@@ -296,18 +281,20 @@ class Trainer:
             if not resume:
                 self._clear_outputs()
         environment.barrier()
+        if self.env.is_main:
+            log.info("loss: %s", describe_terms(cfg.loss.terms))
         if resume and self.checkpoint_path.is_file():
-            self.load_state_dict(checkpoint.load(self.checkpoint_path, map_location=self.env.device))
+            self.load_state_dict(read_checkpoint(self.checkpoint_path, map_location=self.env.device))
             log.info("resumed %s at step %d", self.run_dir, self.step)
         elif self.env.is_main:
-            save(cfg, self.run_dir / "config.yaml")
+            save(cfg, self.folder.config_file)
         if self.env.is_main:
             write_provenance(self.run_dir, self.step, self.provenance())
         if self.step >= cfg.trainer.steps:
             return self.run_dir
         if self.env.is_main:  # results of an earlier state of this run no longer describe the model
-            for name in RESULT_FILES:
-                (self.run_dir / name).unlink(missing_ok=True)
+            for path in (self.folder.eval_file, self.folder.embeddings_file):
+                path.unlink(missing_ok=True)
         loader = build_train_loader(
             self.dataset,
             identities=cfg.data.identities,

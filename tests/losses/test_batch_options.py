@@ -72,8 +72,11 @@ def test_unknown_settings_are_named(make):
         make(empty_batch="skip")
 
 
-def test_the_settings_reach_the_config_registry():
-    from gil.losses import build_loss
+def test_build_loss_gives_the_batch_options_to_every_metric_loss():
+    from gil.losses import CrossEntropyTerm, GILTerm, TripletTerm, build_loss
 
-    loss = build_loss({"gil": {"empty_batch": "zero", "layout": "ncp"}, "triplet": {"empty_batch": "zero"}})
-    assert loss.terms["gil"].empty_batch == "zero" and loss.terms["gil"].layout == "ncp"
+    terms = {"gil": GILTerm(), "triplet": TripletTerm(), "ce": CrossEntropyTerm()}
+    loss = build_loss(terms, empty_batch="zero", layout="ncp")
+    for name in ("gil", "triplet"):
+        assert loss.terms[name].empty_batch == "zero" and loss.terms[name].layout == "ncp"
+    assert build_loss(terms).terms["gil"].empty_batch == "raise"  # the default: a batch without pairs is an error

@@ -7,10 +7,16 @@ import torch
 
 from gil.losses import (
     LOSSES,
+    TERMS,
     CrossEntropyLoss,
+    CrossEntropyTerm,
     GeneralizedInterClassLoss,
+    GILTerm,
+    LossTerm,
     TripletLoss,
+    TripletTerm,
     build_loss,
+    describe_terms,
     register_loss,
 )
 
@@ -28,13 +34,13 @@ def test_triplet_plus_ce_is_the_weighted_sum_with_prefixed_info():
     out = _outputs()
     loss_fn = build_loss(
         {
-            "triplet": {"weight": 1.0, "margin": 0.2},
-            "ce": {"weight": 0.1, "scale": 16, "label_smoothing": 0.1},
+            "triplet": TripletTerm(weight=1.0, margin=0.2),
+            "ce": CrossEntropyTerm(weight=0.1, scale=16, label_smoothing=0.1),
         }
     )
     total, info = loss_fn(out, LABELS)
-    tri, _ = TripletLoss(0.2)(out["embeddings"], LABELS)
-    ce, _ = CrossEntropyLoss(16, 0.1)(out["logits"], LABELS)
+    tri, _ = TripletLoss(margin=0.2)(out["embeddings"], LABELS)
+    ce, _ = CrossEntropyLoss(scale=16, label_smoothing=0.1)(out["logits"], LABELS)
     assert total.item() == pytest.approx(tri.item() + 0.1 * ce.item(), rel=1e-6)
     assert info["total"] == pytest.approx(total.item())
     assert info["triplet/loss"] == pytest.approx(tri.item()) and info["ce/loss"] == pytest.approx(ce.item())
@@ -43,7 +49,7 @@ def test_triplet_plus_ce_is_the_weighted_sum_with_prefixed_info():
 
 
 def test_gil_entry_passes_its_settings():
-    loss_fn = build_loss({"gil": {"form": "softmax", "margin": "fixed", "uniformity_weight": 0.2}})
+    loss_fn = build_loss({"gil": GILTerm(form="softmax", margin="fixed", uniformity_weight=0.2)})
     assert isinstance(loss_fn.terms["gil"], GeneralizedInterClassLoss)
     assert loss_fn.terms["gil"].config.uniformity_weight == 0.2
     total, info = loss_fn(_outputs(with_logits=False), LABELS)
@@ -53,33 +59,51 @@ def test_gil_entry_passes_its_settings():
 
 def test_missing_logits_is_an_error_naming_the_loss():
     with pytest.raises(ValueError, match=r"'ce' reads outputs\['logits'\]"):
-        build_loss({"gil": {}, "ce": {}})(_outputs(with_logits=False), LABELS)
+        build_loss({"gil": GILTerm(), "ce": CrossEntropyTerm()})(_outputs(with_logits=False), LABELS)
 
 
 @pytest.mark.parametrize(
-    "config,message",
+    "make,message",
     [
-        ({"arcface": {}}, r"unknown loss 'arcface'; known: \['ce', 'gil', 'triplet'\]"),
-        ({"triplet": {"marign": 0.3}}, r"loss.triplet.marign: unknown setting"),
-        ({"gil": {"lambda_u": 0.3}}, r"loss.gil.lambda_u: unknown setting"),
-        ({"ce": {"weight": -1}}, r"loss.ce.weight must be a number >= 0"),
-        ({}, "non-empty mapping"),
+        (lambda: build_loss({"arcface": TripletTerm()}), r"unknown loss 'arcface'; known: \['ce', 'gil', 'triplet'\]"),
+        (lambda: TripletTerm(marign=0.3), "unexpected keyword argument 'marign'"),
+        (lambda: CrossEntropyTerm(weight=-1), "weight must be a finite number >= 0"),
+        (lambda: GILTerm(weight=float("nan")), "weight must be a finite number >= 0"),
+        (lambda: TripletTerm(margin=-0.1), "margin must be >= 0"),
+        (lambda: TripletLoss(margin="0.2"), "TripletLoss: margin must be a finite number, got '0.2'"),
+        (lambda: CrossEntropyLoss(scale=float("nan")), "CrossEntropyLoss: scale must be a finite number, got nan"),
+        (lambda: TripletTerm(weight=True), "weight must be a finite number >= 0, got True"),
+        (lambda: build_loss({}), "non-empty mapping"),
     ],
 )
-def test_bad_config_raises_clearly(config, message):
-    with pytest.raises(ValueError, match=message):
-        build_loss(config)
+def test_bad_terms_raise_clearly(make, message):
+    with pytest.raises((TypeError, ValueError), match=message):
+        make()
 
 
-def test_registry_refuses_duplicates():
+def test_registry_refuses_duplicates_and_terms_that_do_not_extend_the_settings():
     with pytest.raises(ValueError, match="already registered"):
-        register_loss("triplet")(TripletLoss)
+        register_loss("triplet", TripletTerm)(TripletLoss)
+    with pytest.raises(ValueError, match="must extend both TripletLoss.settings and LossTerm"):
+        register_loss("triplet2", GILTerm)(TripletLoss)
+
+
+def test_every_loss_has_a_term_type_extending_its_settings():
+    assert set(TERMS) == set(LOSSES)
+    for name, term in TERMS.items():
+        assert issubclass(term, LOSSES[name].settings) and issubclass(term, LossTerm)
+        assert term().weight == 1.0
+
+
+def test_describe_terms_names_every_setting():
+    line = describe_terms({"triplet": TripletTerm(weight=0.5), "ce": CrossEntropyTerm(scale=1.0)})
+    assert line == "0.5 · triplet(margin=0.2) + 1 · ce(scale=1.0, label_smoothing=0.1)"
 
 
 @pytest.mark.parametrize("name", sorted(LOSSES))
 def test_every_registered_loss_runs_and_backpropagates(name):
     out = _outputs()
-    total, info = build_loss({name: {}})(out, LABELS)
+    total, info = build_loss({name: TERMS[name]()})(out, LABELS)
     total.backward()
     assert torch.isfinite(total) and all(isinstance(v, float) for v in info.values())
     assert out[LOSSES[name].input_key].grad is not None

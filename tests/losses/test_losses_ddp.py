@@ -19,7 +19,7 @@ N, PARTS, DIMS, FEATURES = 12, 3, 4, 10
 SPLIT = 7  # rank 0 holds 7 samples, rank 1 holds 5: unequal batches exercise the padding
 LABELS = torch.tensor([4, 4, 1, 1, 1, 0, 3, 0, 4, 3, 3, 0])
 LOSSES = {
-    "triplet": lambda: TripletLoss(0.2),
+    "triplet": lambda: TripletLoss(margin=0.2),
     "gil_margin": lambda: GeneralizedInterClassLoss(form="margin"),
     "gil_softmax": lambda: GeneralizedInterClassLoss(form="softmax"),
     "gil_official": lambda: GeneralizedInterClassLoss(form="softmax_official"),

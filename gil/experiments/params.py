@@ -137,6 +137,22 @@ class TrainingSetup:
         }
 
 
+def check_steps(steps: int | None) -> None:
+    """The ``steps`` parameter: ``None`` (the config's) or a positive integer, else an error naming it."""
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+        raise ValueError(f"parameter steps={steps!r}: expected None (the config's) or a positive integer")
+
+
+def check_device(device: str) -> None:
+    """The ``device`` parameter: one this machine has (:func:`gil.device.pick_device`), else an error naming it."""
+    from gil.device import pick_device
+
+    try:
+        pick_device(device)
+    except ValueError as err:
+        raise ValueError(f"parameter device={device!r}: {err}") from err
+
+
 def training(
     data_root: str | Path = "data/syngait-small",
     preset: str | None = None,
@@ -153,7 +169,6 @@ def training(
     ``casia-b`` → the small ones), ``small`` for other data. The batch (``data.identities`` ×
     ``data.per_identity``) is checked against the training identities on disk, and the device against this machine.
     """
-    from gil.device import pick_device
     from gil.train import check_batch
 
     root = _data_root(data_root)
@@ -168,12 +183,8 @@ def training(
         raise ValueError(f"parameter losses=[]: expected at least one of {', '.join(LOSSES)}")
     for loss in losses:
         _choice(losses_name, loss, LOSSES)
-    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
-        raise ValueError(f"parameter steps={steps!r}: expected None (the config's) or a positive integer")
-    try:
-        pick_device(device)
-    except ValueError as err:
-        raise ValueError(f"parameter device={device!r}: {err}") from err
+    check_steps(steps)
+    check_device(device)
     name, split = _partition(root, partition)
     setup = TrainingSetup(root, preset, name, backbone, losses, steps, device, resolve(runs_root))
     config = setup.config(losses[0])

@@ -35,8 +35,6 @@ def check_study_parameters(
     :data:`gil.experiments.study.VARIANTS`), ``seeds`` (non-negative integers), ``backbones`` (of
     :data:`gil.experiments.params.BACKBONES`), ``preset`` (a config family with an ``embedded/<preset>_triplet``
     config), ``steps`` (``None`` or a positive integer), ``device`` (one this machine has)."""
-    from gil.device import pick_device
-
     _unknown("variants", variants, list(study.VARIANTS))
     if isinstance(seeds, str) or not len(seeds):
         raise ValueError(f"parameter seeds={seeds!r}: expected a non-empty list of non-negative integers")
@@ -48,12 +46,8 @@ def check_study_parameters(
     presets = sorted(n.removesuffix("_triplet") for n in embedded if n.endswith("_triplet"))
     if preset not in presets:
         raise ValueError(f"parameter preset={preset!r}: expected one of {', '.join(presets)}")
-    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
-        raise ValueError(f"parameter steps={steps!r}: expected None (the config's) or a positive integer")
-    try:
-        pick_device(device)
-    except ValueError as err:
-        raise ValueError(f"parameter device={device!r}: {err}") from err
+    params.check_steps(steps)
+    params.check_device(device)
 
 
 def rerun_study(

@@ -211,6 +211,8 @@ def find_config(name_or_path: str | Path) -> Path | Traversable:
     path = Path(name_or_path).expanduser()
     if path.is_file():
         return path
+    if path.is_dir():
+        raise ValueError(f"config '{name_or_path}' is a folder; expected a YAML file or a bundled config's name")
     stem = str(name_or_path).removesuffix(".yaml")
     if stem in bundled_configs():
         return CONFIG_DIR.joinpath(*f"{stem}.yaml".split("/"))
@@ -221,11 +223,15 @@ def load(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None) -
     """Load a YAML config (path or bundled name) with optional dotted overrides."""
     path = find_config(name_or_path)
     try:
-        values = load_yaml(path.read_text()) or {}
+        values = load_yaml(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not a UTF-8 text file ({err.reason} at byte {err.start})") from err
     except yaml.YAMLError as err:
         raise ValueError(f"{path}: not valid YAML: {err}") from err
+    if values is None:
+        raise ValueError(f"{path}: the file is empty; a config is a mapping of sections (data, model, loss, …)")
     if not isinstance(values, Mapping):
-        raise ValueError(f"{path}: expected a mapping at the top level")
+        raise ValueError(f"{path}: expected a mapping of sections at the top level, got a {type(values).__name__}")
     try:
         return from_dict(values, overrides)
     except ValueError as err:
@@ -234,19 +240,60 @@ def load(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None) -
         raise ValueError(f"{source}: {err}") from err
 
 
+MAX_ALIASES = 64  # YAML aliases (*name) per document: a config needs few, an expansion bomb many
+
+
 class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader with YAML 1.2 floats: ``1e-4`` and ``3E5`` are numbers (YAML 1.1 needs ``1.0e-4``)."""
+    """PyYAML's safe loader, made to read a config as a person reads it.
+
+    - YAML 1.2's core schema for plain scalars: ``true``/``false`` are the only booleans (``yes``, ``no``, ``on``,
+      ``off`` stay strings), integers are decimal (``010`` is ten; ``0o10``, ``0x1f`` as written), ``1e-4`` is a float
+      (YAML 1.1 needs ``1.0e-4``), and ``1_000`` or ``1:30`` are strings (not 1000 and 90);
+    - a key repeated in one mapping is an error naming it and its line (YAML 1.1 parsers keep the last silently);
+    - at most :data:`MAX_ALIASES` aliases a document.
+    """
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self.aliases = getattr(self, "aliases", 0) + 1
+            if self.aliases > MAX_ALIASES:
+                mark = self.peek_event().start_mark
+                raise yaml.YAMLError(f"more than {MAX_ALIASES} aliases (line {mark.line + 1}); a config needs few")
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.YAMLError(f"key {key!r} appears twice in one mapping (line {key_node.start_mark.line + 1})")
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        value = self.construct_scalar(node)
+        return int(value, 0) if value.lower().lstrip("+-").startswith(("0o", "0x")) else int(value, 10)
 
 
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
+_YAML_1_2 = {  # tag -> the plain scalars YAML 1.2's core schema resolves to it
+    "tag:yaml.org,2002:bool": (r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    "tag:yaml.org,2002:int": (r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    "tag:yaml.org,2002:float": (
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        "-+.0123456789",
+    ),
+}
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _YAML_1_2]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+for _tag, (_pattern, _first) in _YAML_1_2.items():
+    _Loader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
 
 
 def load_yaml(text: str) -> Any:
-    """Parse YAML safely (no objects) with ``1e-4`` read as a float, as every ML config writes learning rates."""
+    """Parse YAML safely (no objects) as a person reads it (:class:`_Loader`: YAML 1.2 scalars, no repeated keys)."""
     return yaml.load(text, Loader=_Loader)
 
 

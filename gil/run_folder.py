@@ -8,12 +8,27 @@ module, which depends on config, data and models, never on the trainer::
     RUN/metrics.csv, RUN/tb/   the logged steps (CSV, TensorBoard)
     RUN/checkpoints/last.pt    the latest checkpoint (model, optimiser, RNG, step, fingerprint)
     RUN/checkpoints/step-NNNNNN.pt   the model's weights at a step (trainer.snapshot_every)
-    RUN/eval.json, RUN/embeddings.npz   the evaluation of the final checkpoint
+    RUN/eval.json, RUN/embeddings.npz   the evaluation of a checkpoint (which one: eval.json's "checkpoint")
+    RUN/.gil-run               the marker: gil made (or adopted) this folder, so it may write and remove its files
+    RUN/.gil.lock              the writer's lock: one gil process writes a run folder at a time
+
+gil writes only into a folder it made, one holding its marker or a ``config.yaml`` (a run of an older gil), or an
+empty one (:func:`claim`); anything else is refused naming it. A writer holds the folder's lock (:func:`locked`,
+``fcntl.flock``: the kernel releases it when the process ends, however it ends, so a dead writer's lock is never
+stale); a second writer gets an error naming the folder and the holder.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import datetime
+import fcntl
+import json
+import os
+import shutil
+import socket
+import sys
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +51,8 @@ SNAPSHOT_PATTERN = "step-*.pt"  # trainer.snapshot_every: checkpoints/step-00030
 EVAL = "eval.json"
 EMBEDDINGS = "embeddings.npz"
 RESULT_FILES = (EVAL, EMBEDDINGS)  # written by gil.evaluate.run.evaluate_run from the final checkpoint
+MARKER = ".gil-run"
+LOCK = ".gil.lock"
 
 
 @dataclass(frozen=True)
@@ -75,6 +92,18 @@ class RunFolder:
         return sorted(self.checkpoint_dir.glob(SNAPSHOT_PATTERN))
 
     @property
+    def marker(self) -> Path:
+        return self.path / MARKER
+
+    @property
+    def lock_file(self) -> Path:
+        return self.path / LOCK
+
+    def is_ours(self) -> bool:
+        """A gil run made this folder (its marker) or wrote it (a ``config.yaml``, as older gil runs left)."""
+        return self.marker.is_file() or self.config_file.is_file()
+
+    @property
     def eval_file(self) -> Path:
         return self.path / EVAL
 
@@ -93,6 +122,91 @@ def open_run(run_dir: str | Path) -> RunFolder:
             f"{folder.path}: not a run folder (no {CONFIG}; run folders are written by `gil train`)"
         )
     return folder
+
+
+class RunFolderLocked(OSError):
+    """Another process holds the run folder's lock."""
+
+
+def claim(run_dir: str | Path, write_marker: bool = True) -> RunFolder:
+    """The run folder at ``run_dir``, made gil's: created with its marker, or an existing folder that a gil run wrote
+    (:meth:`RunFolder.is_ours`) or that is empty. A folder holding anything else is refused naming it: gil never
+    writes into, or removes from, a folder it did not make. ``write_marker`` False checks only (DDP's other ranks)."""
+    folder = RunFolder(resolve_path(run_dir))
+    if folder.path.exists() and not folder.path.is_dir():
+        raise NotADirectoryError(f"{folder.path}: exists and is not a folder; choose another run folder")
+    if folder.path.is_dir() and not folder.is_ours() and any(folder.path.iterdir()):
+        raise FileExistsError(
+            f"{folder.path}: a folder that no gil run wrote (no {MARKER} or {CONFIG}) and not empty; gil writes only "
+            "into run folders it made, so choose a new or an empty folder (--run-dir)"
+        )
+    if write_marker:
+        folder.path.mkdir(parents=True, exist_ok=True)
+        if not folder.marker.is_file():
+            folder.marker.write_text(json.dumps({"made_by": "gil", "since": _now()}) + "\n")
+    return folder
+
+
+_HELD: dict[Path, list[int]] = {}  # this process's run-folder locks, lock file -> [fd, depth]: re-entrant
+
+
+@contextlib.contextmanager
+def locked(run_dir: str | Path) -> Iterator[RunFolder]:
+    """Hold ``run_dir``'s writer lock (the folder must exist: :func:`claim`). Re-entrant in one process; another
+    process holding it is a :class:`RunFolderLocked` error naming the folder and the holder (pid, host, since,
+    command)."""
+    folder = RunFolder(resolve_path(run_dir))
+    path = folder.lock_file
+    if path in _HELD:
+        _HELD[path][1] += 1
+        try:
+            yield folder
+        finally:
+            _HELD[path][1] -= 1
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = path.read_text().strip() or "holder unknown"
+        os.close(fd)
+        raise RunFolderLocked(
+            f"{folder.path}: another gil process is writing this run folder ({holder}); wait for it to end or "
+            "choose another run folder"
+        ) from None
+    holder = f"pid {os.getpid()} on {socket.gethostname()} since {_now()}: {' '.join(sys.argv)[:200]}"
+    os.ftruncate(fd, 0)
+    os.write(fd, holder.encode() + b"\n")
+    _HELD[path] = [fd, 1]
+    try:
+        yield folder
+    finally:
+        _HELD[path][1] -= 1
+        if _HELD[path][1] == 0:
+            del _HELD[path]
+            with contextlib.suppress(OSError):  # the folder may be gone (a failed first run removes it)
+                os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def writing(run_dir: str | Path) -> Iterator[RunFolder]:
+    """:func:`claim` the folder, then hold its lock (:func:`locked`): what every writer of a run folder does. A folder
+    made here is removed again when the block fails before the run's first checkpoint."""
+    made = not resolve_path(run_dir).exists()
+    folder = claim(run_dir)
+    try:
+        with locked(folder.path):
+            yield folder
+    except BaseException:
+        if made and not folder.checkpoint.is_file():
+            shutil.rmtree(folder.path, ignore_errors=True)
+        raise
+
+
+def _now() -> str:
+    return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
 
 
 def load_run_config(run_dir: str | Path, overrides: Mapping[str, Any] | None = None) -> RunConfig:
@@ -118,7 +232,10 @@ def checkpoint_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], int |
     ``fingerprint``; an OpenGait one (``model``, ``iteration``) or a bare state dict is named as such, with the flag
     that reads it.
     """
-    state = read_checkpoint(path)
+    return _weights_of(read_checkpoint(path), path)
+
+
+def _weights_of(state: Any, path: str | Path) -> tuple[dict[str, torch.Tensor], int | None]:
     opengait_hint = "it is read by `gil eval --checkpoint FILE --opengait`"
     if not isinstance(state, Mapping):
         raise ValueError(
@@ -173,12 +290,46 @@ def model_from_checkpoint(config: RunConfig, path: str | Path, num_classes: int 
     return load_weights(model, weights, config, Path(path))
 
 
-def load_trained_model(config: RunConfig, run_dir: str | Path, device: torch.device) -> nn.Module:
-    """The run's model with the weights of ``checkpoints/last.pt``, in eval mode on ``device``."""
+def checkpoint_record(state: Mapping[str, Any], config: RunConfig) -> dict[str, Any]:
+    """What a result records of the checkpoint it scored: ``step``, ``fingerprint`` and ``finished`` (the step is
+    the config's last and the fingerprint the config's)."""
+    step = int(state.get("step", -1))
+    fingerprint = state.get("fingerprint")
+    finished = step >= config.trainer.steps and fingerprint == config.fingerprint()
+    return {"step": step, "fingerprint": fingerprint, "finished": finished}
+
+
+def trained_model(config: RunConfig, run_dir: str | Path, device: torch.device) -> tuple[nn.Module, dict[str, Any]]:
+    """The run's model with the weights of ``checkpoints/last.pt``, in eval mode on ``device``, and that checkpoint's
+    record (:func:`checkpoint_record`)."""
     path = open_run(run_dir).checkpoint
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no checkpoint yet (the run has not reached its first checkpoint)")
-    return model_from_checkpoint(config, path).to(device).eval()
+    state = read_checkpoint(path)
+    weights, num_classes = _weights_of(state, path)
+    model = model_from_config(config, num_classes or len(partition_of(config).train))
+    return load_weights(model, weights, config, path).to(device).eval(), checkpoint_record(state, config)
+
+
+def load_trained_model(config: RunConfig, run_dir: str | Path, device: torch.device) -> nn.Module:
+    """The run's model with the weights of ``checkpoints/last.pt``, in eval mode on ``device``."""
+    return trained_model(config, run_dir, device)[0]
+
+
+def finished_result(run_dir: str | Path, config: RunConfig) -> bool:
+    """The folder holds a complete evaluation of ``config``'s finished run: ``embeddings.npz`` and an ``eval.json``
+    whose checkpoint record is finished, of this config's fingerprint, and the step ``last.pt`` holds now. An
+    ``eval.json`` without a record (older gil) or of an earlier checkpoint is not finished."""
+    folder = RunFolder(resolve_path(run_dir))
+    if not (folder.eval_file.is_file() and folder.embeddings_file.is_file() and folder.checkpoint.is_file()):
+        return False
+    try:
+        record = json.loads(folder.eval_file.read_text()).get("checkpoint") or {}
+    except (OSError, ValueError):
+        return False
+    if not (record.get("finished") and record.get("fingerprint") == config.fingerprint()):
+        return False
+    return record.get("step") == int(read_checkpoint(folder.checkpoint).get("step", -1))
 
 
 __all__ = [
@@ -187,19 +338,28 @@ __all__ = [
     "EMBEDDINGS",
     "EVAL",
     "LAST_CHECKPOINT",
+    "LOCK",
+    "MARKER",
     "METRICS",
     "PROVENANCE",
     "RESULT_FILES",
     "SNAPSHOT_PATTERN",
     "TENSORBOARD",
     "RunFolder",
+    "RunFolderLocked",
+    "claim",
+    "checkpoint_record",
     "checkpoint_weights",
+    "finished_result",
     "load_run_config",
     "load_trained_model",
     "load_weights",
+    "locked",
     "model_from_checkpoint",
     "model_from_config",
     "open_run",
     "partition_of",
     "read_checkpoint",
+    "trained_model",
+    "writing",
 ]

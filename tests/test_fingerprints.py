@@ -77,3 +77,28 @@ def test_the_committed_learning_curves_keep_their_fingerprints(small_root):
     for cell in cells:
         config = curves.curve_config(cell["variant"], cell["seed"], overrides=small_root, backbone=cell["backbone"])
         assert config.fingerprint() == cell["fingerprint"], cell["run"]
+
+
+def test_the_generated_partition_adds_nothing_and_an_edited_one_is_another_experiment(tiny_root, tmp_path):
+    """Issue #30, case 5: the fingerprint covers the split's contents, yet keeps every existing name."""
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "syngait.json").write_text((tiny_root / "syngait.json").read_text())
+
+    def fingerprint(root):
+        return config_lib.load("embedded/tiny_triplet", {"data.root": str(root)}).fingerprint()
+
+    without_split = fingerprint(copy)
+    assert fingerprint(tiny_root) == without_split  # the file gil data generate wrote counts as nothing
+    split = json.loads((tiny_root / "partition.json").read_text())
+    (copy / "partition.json").write_text(json.dumps(split))  # the same sets, written another way
+    assert fingerprint(copy) == without_split
+    swapped = {"TRAIN_SET": split["TEST_SET"], "TEST_SET": split["TRAIN_SET"]}
+    (copy / "partition.json").write_text(json.dumps(swapped))
+    assert fingerprint(copy) != without_split
+    path = tmp_path / "split.json"
+    path.write_text(json.dumps(split))
+    by_path = config_lib.load("embedded/tiny_triplet", {"data.root": str(copy), "data.partition": str(path)})
+    before = by_path.fingerprint()
+    path.write_text(json.dumps(swapped))
+    assert by_path.fingerprint() != before  # a partition file given by path counts by its contents too

@@ -12,7 +12,7 @@ import torch
 from gil import cli
 from gil import config as config_lib
 from gil.evaluate.run import evaluate_run
-from gil.run_folder import read_checkpoint
+from gil.run_folder import claim, read_checkpoint
 from gil.train import Trainer, checkpoint, train
 
 
@@ -50,7 +50,10 @@ def test_diverging_run_stops_naming_the_step_and_keeps_the_last_finite_checkpoin
     reference = read_checkpoint(before / "checkpoints" / "last.pt")
     for key, tensor in reference["model"].items():
         assert torch.equal(tensor, state["model"][key]), key
-    assert evaluate_run(run, device="cpu", progress=False) == evaluate_run(before, device="cpu", progress=False)
+    stopped, reference_report = evaluate_run(run, device="cpu", progress=False), evaluate_run(before, device="cpu")
+    assert stopped.pop("checkpoint") == {"step": 1, "fingerprint": state["fingerprint"], "finished": False}
+    assert reference_report.pop("checkpoint")["finished"] is True
+    assert stopped == reference_report
 
 
 def test_diverging_run_through_the_cli_exits_2_with_the_step(tiny_root, tmp_path, capsys):
@@ -264,7 +267,7 @@ def dead_pid() -> int:
 
 
 def test_stale_checkpoint_temporaries_are_removed_at_start(tiny_root, tmp_path):
-    run = tmp_path / "run"
+    run = claim(tmp_path / "run").path  # as a first run killed while writing its first checkpoint leaves it
     folder = run / "checkpoints"
     folder.mkdir(parents=True)
     stale = folder / f".last.pt.{dead_pid()}.tmp"

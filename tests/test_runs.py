@@ -6,9 +6,10 @@ import torch
 
 from gil import config as config_lib
 from gil.cli import main
-from gil.evaluate.run import evaluate_run, load_trained_model
+from gil.evaluate.run import evaluate_run
 from gil.experiments.runs import get_or_train
 from gil.models import build_model, export_opengait_state_dict
+from gil.run_folder import load_trained_model
 
 
 def tiny_config(root, loss="triplet", **overrides):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import runpy
@@ -88,17 +89,20 @@ def _train(args: argparse.Namespace) -> int:
     from gil.experiments.provenance import machine
     from gil.experiments.runs import run_dir_for
     from gil.metrics import batch_geometry
+    from gil.run_folder import writing
     from gil.train import train
 
     config, changed = load_config(args)
     for line in changed:  # the start-of-run summary: every change the overrides made, removed terms included
         log.info("override: %s", line)
     run_dir = Path(args.run_dir).resolve() if args.run_dir else run_dir_for(config)
-    train(config, run_dir, resume=not args.no_resume, batch_metrics=batch_geometry, provenance=machine)
-    print(f"run folder: {run_dir}")
-    if not args.no_eval and int(os.environ.get("RANK", "0")) == 0:
-        report = evaluate_run(run_dir, device=config.trainer.device)
-        print(format_report(report, args.format))
+    main = int(os.environ.get("RANK", "0")) == 0
+    with writing(run_dir) if main else contextlib.nullcontext():  # one writer, from training to evaluation
+        train(config, run_dir, resume=not args.no_resume, batch_metrics=batch_geometry, provenance=machine)
+        print(f"run folder: {run_dir}")
+        if not args.no_eval and main:
+            report = evaluate_run(run_dir, device=config.trainer.device)
+            print(format_report(report, args.format))
     return 0
 
 

@@ -210,7 +210,8 @@ class RunConfig:
 
         A generated embedded data set counts by its ``syngait.json`` (preset, seed, version, difficulty knobs), not
         by where it lies, so clones and copies agree and regenerated data gets new fingerprints; any other data root
-        counts by its absolute path.
+        counts by its absolute path. The train/test split counts by its contents (:func:`_partition_contents`): an
+        edited ``partition.json`` is another experiment.
         """
         content = self.to_dict()
         content["data"].pop("workers")
@@ -220,6 +221,8 @@ class RunConfig:
             content["data"]["root"] = "syngait:" + hashlib.sha256(generated.read_bytes()).hexdigest()[:10]
         else:
             content["data"]["root"] = str(root)
+        if split := _partition_contents(self.data.partition, root):
+            content["data"]["partition_contents"] = split
         for key in ("log_every", "checkpoint_every", "snapshot_every", "threads", "device", "nonfinite"):
             content["trainer"].pop(key)
         for key, default in _LATER_EVAL_KEYS.items():  # count only when set: older run folders keep their names
@@ -262,6 +265,30 @@ _GIL_LEFT_OUT_AT = {
     "uniformity_scale": "none",
     "metric_space": "raw",
 }
+
+
+def _partition_contents(partition: str, root: Path) -> str | None:
+    """A hash of the train/test split's file where the fingerprint needs it: a partition file given by path, or a
+    data root's ``partition.json`` — unless it is the one ``gil data generate`` wrote for that twin (so run folders
+    and the committed cells keep their names; an edited one gets its own). Named partitions (``casia-b-lt`` …) are
+    the package's and count by name."""
+    from gil.data.partitions import NAMES
+    from gil.data.syngait import generated_partition
+
+    if partition in NAMES:
+        return None
+    path = root / "partition.json" if partition == "dataset" else resolve_path(partition)
+    if not path.is_file():
+        return None  # training refuses it, naming the file
+    raw = path.read_bytes()
+    meta = root / "syngait.json"
+    if partition == "dataset" and meta.is_file():
+        try:
+            if json.loads(raw) == generated_partition(json.loads(meta.read_text())):
+                return None
+        except (ValueError, KeyError, TypeError):
+            pass  # not the generated split: hashed below
+    return hashlib.sha256(raw).hexdigest()[:10]
 
 
 def _fingerprinted(name: str, term: dict[str, Any]) -> dict[str, Any]:

@@ -85,6 +85,14 @@ def subject_ids(preset: SynGaitPreset) -> list[str]:
     return [f"{i:0{digits}d}" for i in range(1, preset.subjects + 1)]
 
 
+def generated_partition(meta: dict) -> dict[str, list[str]]:
+    """The ``partition.json`` :func:`generate` writes for a twin of ``meta`` (its ``syngait.json``): the first
+    ``train_subjects`` ids train, the rest test."""
+    subjects, train = int(meta["preset"]["subjects"]), int(meta["preset"]["train_subjects"])
+    ids = [f"{i:0{max(3, len(str(subjects)))}d}" for i in range(1, subjects + 1)]
+    return {"TRAIN_SET": ids[:train], "TEST_SET": ids[train:]}
+
+
 @dataclass(frozen=True)
 class _Sequence:
     """Everything needed to render one sequence (all randomness already drawn)."""
@@ -273,11 +281,7 @@ def generate(
             with ProcessPoolExecutor(workers) as pool:
                 for _ in pool.map(_generate_walk, tasks, chunksize=1):
                     bar.update()
-        ids = subject_ids(preset)
-        _write_json(
-            tmp / "partition.json",
-            {"TRAIN_SET": ids[: preset.train_subjects], "TEST_SET": ids[preset.train_subjects :]},
-        )
+        _write_json(tmp / "partition.json", generated_partition(json.loads(json.dumps(meta))))
         _write_json(tmp / "syngait.json", meta)
         os.rename(tmp, out)
     except BaseException:

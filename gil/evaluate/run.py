@@ -7,6 +7,7 @@ atomically. Evaluation never imports the trainer.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,9 @@ from gil.evaluate.protocols import casia_b, oumvlp
 from gil.evaluate.result import ProtocolResult
 from gil.evaluate.retrieval import cross_view_gallery, probe_gallery, type_mask
 from gil.files import write_atomic, write_json
-from gil.run_folder import RunFolder, load_trained_model, open_run, partition_of
+from gil.run_folder import RunFolder, locked, open_run, partition_of, trained_model
+
+log = logging.getLogger(__name__)
 
 
 def evaluate_model(
@@ -119,13 +122,25 @@ def evaluate_run(
         )
     config = config_lib.load(folder.config_file, overrides)
     torch_device = pick_device(device)
-    model = load_trained_model(config, folder.path, torch_device)
-    result, arrays = evaluate_model(model, config, torch_device, progress=progress)
-    report = result.to_dict()
-    if not overrides:
-        write_json(folder.eval_file, report)
+    if overrides:  # scored under other settings: returned only, the folder's files belong to its own config
+        model, record = trained_model(config, folder.path, torch_device)
+        result, _ = evaluate_model(model, config, torch_device, progress=progress)
+        return {**result.to_dict(), "checkpoint": {**record, "finished": None}}
+    with locked(folder.path):  # one writer: not while the run trains, nor beside another evaluation
+        model, record = trained_model(config, folder.path, torch_device)
+        if not record["finished"]:
+            log.warning(
+                "%s: evaluating the checkpoint of step %d of %d (the run has not finished); eval.json records it",
+                folder.path,
+                record["step"],
+                config.trainer.steps,
+            )
+        result, arrays = evaluate_model(model, config, torch_device, progress=progress)
+        report = {**result.to_dict(), "checkpoint": record}
+        folder.eval_file.unlink(missing_ok=True)  # eval.json last: it is there only beside its embeddings
         write_atomic(folder.embeddings_file, lambda handle: np.savez_compressed(handle, **arrays))
-        log_to_tensorboard(folder.path, result, step=config.trainer.steps)
+        write_json(folder.eval_file, report)
+        log_to_tensorboard(folder.path, result, step=record["step"])
     return report
 
 

@@ -21,7 +21,7 @@ from gil.evaluate import ProtocolResult
 from gil.evaluate.run import evaluate_run
 from gil.experiments.provenance import machine
 from gil.metrics import batch_geometry
-from gil.run_folder import load_run_config, open_run
+from gil.run_folder import finished_result, load_run_config, open_run, writing
 from gil.train import train
 
 log = logging.getLogger(__name__)
@@ -33,22 +33,30 @@ def run_dir_for(config: RunConfig, runs_root: str | Path = DEFAULT_RUNS_ROOT) ->
     return resolve_path(runs_root) / f"{config.name}-{config.fingerprint()}"
 
 
+def finished_runs(config: RunConfig, runs_root: str | Path = DEFAULT_RUNS_ROOT) -> list[Path]:
+    """Folders under ``runs_root`` (at any depth, any name) holding a finished, evaluated run of ``config``
+    (:func:`gil.run_folder.finished_result`), its own folder first."""
+    own = run_dir_for(config, runs_root)
+    found = sorted(path.parent for path in resolve_path(runs_root).glob(f"**/*-{config.fingerprint()}/eval.json"))
+    return [path for path in sorted(found, key=lambda path: path != own) if finished_result(path, config)]
+
+
 def get_or_train(config: RunConfig, runs_root: str | Path = DEFAULT_RUNS_ROOT, progress: bool = True) -> Path:
     """The folder of a finished, evaluated run of ``config``: reused when it exists, else trained here.
 
-    A finished run with the same fingerprint anywhere under ``runs_root`` (another name, a sub-folder such
-    as ``runs/study``) is reused too. An interrupted run with a checkpoint resumes where it stopped.
+    A finished run with the same fingerprint anywhere under ``runs_root`` (another name, a sub-folder such as
+    ``runs/study``) is reused too; "finished" means its ``eval.json`` scored the last step of this config
+    (:func:`gil.run_folder.finished_result`), so a run stopped early, or evaluated by hand before it finished, is
+    resumed and evaluated again. The folder is held (:func:`gil.run_folder.writing`) from training to evaluation.
     """
+    done = finished_runs(config, runs_root)
+    if done:
+        log.info("reusing %s%s", done[0], "" if done[0].name.startswith(config.name) else " (same fingerprint)")
+        return done[0]
     run_dir = run_dir_for(config, runs_root)
-    if (run_dir / "eval.json").is_file():
-        log.info("reusing %s", run_dir)
-        return run_dir
-    same = sorted(resolve_path(runs_root).glob(f"**/*-{config.fingerprint()}/eval.json"))
-    if same:  # the same experiment under another name (e.g. a study cell the book also shows)
-        log.info("reusing %s (same fingerprint)", same[0].parent)
-        return same[0].parent
-    train(config, run_dir, resume=True, progress=progress, batch_metrics=batch_geometry, provenance=machine)
-    evaluate_run(run_dir, device=config.trainer.device, progress=progress)
+    with writing(run_dir):
+        train(config, run_dir, resume=True, progress=progress, batch_metrics=batch_geometry, provenance=machine)
+        evaluate_run(run_dir, device=config.trainer.device, progress=progress)
     return run_dir
 
 
@@ -102,10 +110,16 @@ def load_run(run_dir: str | Path) -> Run:
     missing = [path.name for path in files if not path.is_file()]
     if missing:
         raise FileNotFoundError(f"{folder.path}: not a finished run (missing {', '.join(missing)})")
+    config = load_run_config(folder.path)
+    if not finished_result(folder.path, config):
+        raise ValueError(
+            f"{folder.path}: its eval.json does not score the finished run (stopped early, evaluated before it "
+            "finished, or by an older gil); resume it with `gil train --run-dir` on the same config"
+        )
     arrays = np.load(folder.embeddings_file)
     return Run(
         path=folder.path,
-        config=load_run_config(folder.path),
+        config=config,
         metrics=pd.read_csv(folder.metrics_file),
         result=ProtocolResult.from_dict(json.loads(folder.eval_file.read_text())),
         embeddings=arrays["embeddings"],

@@ -137,10 +137,10 @@ def timed_run(config: RunConfig, runs_root: str | Path, progress: bool) -> tuple
     """``get_or_train`` with what provenance records of it: ``{"run", "wall_s", "fingerprint", "reused"}``;
     ``reused``: a finished run of the same fingerprint was there already (e.g. a selection cell's), so ``wall_s`` is
     not its training time (that is in the provenance of the command that trained it)."""
-    from gil.experiments.runs import get_or_train
+    from gil.experiments.runs import finished_runs, get_or_train
 
     fingerprint = config.fingerprint()
-    reused = any(resolve_path(runs_root).glob(f"**/*-{fingerprint}/eval.json"))
+    reused = bool(finished_runs(config, runs_root))
     tic = time.perf_counter()
     run_dir = get_or_train(config, runs_root=runs_root, progress=progress)
     return run_dir, {

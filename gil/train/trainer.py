@@ -10,6 +10,7 @@ folder is made, and a run that fails before its first checkpoint leaves no folde
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import random
@@ -29,7 +30,7 @@ from gil.config import RunConfig, resolve_path, save
 from gil.data.loader import build_train_loader
 from gil.data.opengait import GaitDataset
 from gil.losses import describe_terms
-from gil.run_folder import TENSORBOARD, RunFolder, model_from_config, partition_of, read_checkpoint
+from gil.run_folder import TENSORBOARD, RunFolder, claim, locked, model_from_config, partition_of, read_checkpoint
 from gil.train import checkpoint, environment
 from gil.train.optim import build_optimizer, build_scheduler
 from gil.train.records import MetricsLogger, session_record, write_provenance
@@ -208,16 +209,21 @@ class Trainer:
         return {**info, "nonfinite_skipped": float(self.skipped)}
 
     def _clear_outputs(self) -> None:
-        """``fit(resume=False)`` on a used folder: remove the old run's checkpoint, logs and results."""
+        """``fit(resume=False)`` on a used folder: remove the old run's checkpoint, logs and results (the files gil
+        writes, nothing else)."""
         folder = self.folder
         old = [folder.checkpoint, folder.eval_file, folder.embeddings_file, folder.metrics_file, folder.provenance_file]
         old += folder.snapshots()
         removed = [path.name for path in old if path.is_file()]
         for path in old:
             path.unlink(missing_ok=True)
-        if folder.tensorboard_dir.is_dir():
-            shutil.rmtree(folder.tensorboard_dir)
-            removed.append(f"{TENSORBOARD}/")
+        events = sorted(folder.tensorboard_dir.glob("events.out.tfevents.*"))  # what gil's SummaryWriter wrote
+        for path in events:
+            path.unlink()
+        if events:
+            removed.append(f"{TENSORBOARD}/ (its {len(events)} event file{'s' if len(events) > 1 else ''})")
+        with contextlib.suppress(OSError):  # kept when it holds anything else
+            folder.tensorboard_dir.rmdir()
         if removed:
             log.warning("starting %s afresh (no resume): removed the old run's %s", self.run_dir, ", ".join(removed))
 
@@ -265,8 +271,10 @@ class Trainer:
         When this call made the folder and fails before the first checkpoint, the folder is removed again.
         """
         made = not self.run_dir.exists()
+        claim(self.run_dir, write_marker=self.env.is_main)  # gil writes only into folders it made
         try:
-            return self._fit(resume)
+            with locked(self.run_dir) if self.env.is_main else contextlib.nullcontext():  # one writer at a time
+                return self._fit(resume)
         except BaseException:
             if made and self.env.is_main and not self.checkpoint_path.is_file():
                 shutil.rmtree(self.run_dir, ignore_errors=True)

@@ -12,6 +12,24 @@ from pathlib import Path
 import pytest
 
 
+def _committed_results() -> dict[str, str]:
+    import hashlib
+
+    folder = Path(__file__).resolve().parents[1] / "results"
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*"))
+            if p.is_file()}  # fmt: skip
+
+
+@pytest.fixture(scope="session", autouse=True)
+def committed_results_stay_as_they_are():
+    """The test suite never writes into the committed results/ (issue #30): byte-identical before and after."""
+    before = _committed_results()
+    yield
+    after = _committed_results()
+    changed = sorted(name for name in set(before) | set(after) if before.get(name) != after.get(name))
+    assert not changed, f"the tests changed the committed results: {changed}"
+
+
 @pytest.fixture(scope="session")
 def tiny_root(tmp_path_factory) -> Path:
     from gil.data.syngait import generate

@@ -8,6 +8,7 @@ import pytest
 
 from gil.cli import main
 from gil.experiments import study
+from gil.experiments.project import checkout
 
 
 def test_variant_configs_differ_only_in_loss_and_seed():
@@ -117,6 +118,28 @@ def test_one_cell_from_the_cli_writes_rows_and_provenance(tiny_cli_options, tmp_
     again[again.index(str(out))] = str(tmp_path / "check")
     again[again.index(str(tmp_path / "runs"))] = str(tmp_path / "check-runs")
     assert main([*again, "--compare", str(out), "--tolerance", "0"]) == 0
+
+
+def test_results_are_written_only_where_out_says_and_never_mixed_with_another_experiment(tmp_path, capsys):
+    """Issue #30, case 3: no default output folder; a folder's cells share one base config and its overrides."""
+    for command in ("study", "select", "calibrate", "curves"):
+        with pytest.raises(SystemExit) as exit_info:
+            main([command, "--seed", "0"])
+        assert exit_info.value.code == 2 and "--out" in capsys.readouterr().err
+    committed = json.loads((checkout() / "results" / "study" / "provenance.json").read_text())
+    out = tmp_path / "study"
+    out.mkdir()
+    (out / "provenance.json").write_text(json.dumps(committed))  # a copy of the committed study's record
+    before = (out / "provenance.json").read_bytes()
+    with pytest.raises(ValueError, match=r"trained from base config embedded/small_triplet .* this call uses "
+                       r"embedded/tiny_triplet with \{'trainer.steps': 2\}"):  # fmt: skip
+        study.read_provenance(out, "gil study …", "embedded/tiny_triplet", {"trainer.steps": 2})
+    assert (out / "provenance.json").read_bytes() == before
+    same = dict(committed["overrides"], **{"trainer.device": "cpu", "trainer.threads": 1})  # neutral: accepted
+    assert (
+        study.read_provenance(out, "gil study …", committed["base_config"], same)["overrides"]
+        == (committed["overrides"])
+    )
 
 
 def _rows(variant: str, seed: int, value: float, backbone: str = "gaitgl") -> list[dict]:

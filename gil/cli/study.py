@@ -15,7 +15,12 @@ from gil.experiments.study import BASE_CONFIG, DEFAULT_SEEDS, VARIANTS, compare_
 def add_cell_arguments(parser: argparse.ArgumentParser, written: str, base_help: str) -> None:
     """``--seed --out --data --base --runs-root --set``: ``written`` names the CSV the command writes to ``--out``."""
     parser.add_argument("--seed", action="append", type=int, help="only this seed (repeatable)")
-    parser.add_argument("--out", default="results/study", help=f"folder for {written}")
+    parser.add_argument(
+        "--out",
+        required=True,
+        help=f"folder for {written} (cells merge into what it holds; the committed study is results/study: name it "
+        "to write there)",
+    )
     parser.add_argument("--data", help="dataset root (default: the base config's)")
     parser.add_argument("--base", default=BASE_CONFIG, help=base_help)
     parser.add_argument("--runs-root", default="runs/study")

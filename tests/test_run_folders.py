@@ -195,3 +195,21 @@ def test_a_failed_first_run_leaves_no_folder_through_the_cli(tiny_root, tmp_path
     with writing(tmp_path / "kept") as folder:
         assert folder.marker.is_file()
     assert os.path.isdir(tmp_path / "kept")
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_with_status_130_and_says_where_the_run_stands(tiny_root, tmp_path):
+    run_dir = tmp_path / "run"
+    process = subprocess.Popen(
+        gil_command(tiny_root, run_dir, "--set", "trainer.steps=100000", "--set", "trainer.checkpoint_every=1"),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for(lambda: (run_dir / "checkpoints" / "last.pt").is_file())
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert "Traceback" not in err
+    assert "interrupted at step" in err and "the same command resumes from it" in err
+    assert err.rstrip().endswith("gil train: interrupted")
+    assert not holds_lock(run_dir) or not (run_dir / ".gil.lock").read_text().strip()  # released

@@ -36,3 +36,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError, FloatingPointError) as err:  # named errors: bad input, a full disk, a divergence
         print(f"gil {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: one line (a training run logged where it stands), the shell's status
+        print(f"gil {args.command}: interrupted", file=sys.stderr)
+        return 130

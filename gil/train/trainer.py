@@ -275,10 +275,19 @@ class Trainer:
         try:
             with locked(self.run_dir) if self.env.is_main else contextlib.nullcontext():  # one writer at a time
                 return self._fit(resume)
-        except BaseException:
+        except BaseException as err:
+            if isinstance(err, KeyboardInterrupt) and self.env.is_main:
+                log.warning("interrupted at step %d: %s", self.step, self.where_it_stands())
             if made and self.env.is_main and not self.checkpoint_path.is_file():
                 shutil.rmtree(self.run_dir, ignore_errors=True)
             raise
+
+    def where_it_stands(self) -> str:
+        """One line on the run's last checkpoint and how it resumes (after an interruption)."""
+        if not self.checkpoint_path.is_file():
+            return "no checkpoint was written; the run starts afresh next time"
+        saved = read_checkpoint(self.checkpoint_path).get("step")
+        return f"{self.checkpoint_path} holds step {saved}; the same command resumes from it"
 
     def _fit(self, resume: bool) -> Path:
         cfg = self.config

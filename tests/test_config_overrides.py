@@ -130,7 +130,7 @@ def test_a_term_is_added_whole_never_by_one_of_its_settings():
         ({"loss.terms.gil.kapa": 0.7}, r"unknown config key 'loss.terms.gil.kapa'; known keys under 'loss.terms.gil'"),
         ({"loss.terms.gil": {"lambda_u": 0.1}}, r"'loss.terms.gil.lambda_u'; known keys under 'loss.terms.gil': form"),
         ({"loss.terms.arcface": {}}, r"'loss.terms.arcface': unknown loss term 'arcface'; known: ce, gil, triplet"),
-        ({"loss.terms.ce.weight": -1}, r"'loss.terms.ce': weight must be a finite number >= 0"),
+        ({"loss.terms.ce.weight": -1}, r"'loss.terms.ce': weight must be a finite number in \[0, 1e6\]"),
         ({"loss.terms.gil.tau": "hot"}, r"'loss.terms.gil.tau': expected a finite number, got 'hot'"),
         ({"loss.terms.gil.form": "arc"}, r"'loss.terms.gil': GeneralizedInterClassLoss: form must be one of"),
         ({"loss.terms.gil": {"tau": float("inf")}}, r"'loss.terms.gil.tau': expected a finite number, got inf"),

@@ -7,6 +7,7 @@ safely with YAML 1.2 floats (``1e-4`` is a number). Bundled configs come from th
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -151,7 +152,7 @@ def _merge(base: Mapping[str, Any], update: Mapping[str, Any], path: str = "") -
 
 def _dotted_to_nested(overrides: Mapping[str, Any]) -> dict[str, Any]:
     nested: dict[str, Any] = {}
-    for dotted, value in overrides.items():
+    for dotted, value in copy.deepcopy(dict(overrides)).items():  # merged below: the caller's mappings stay as given
         parts = dotted.split(".")
         node = nested
         for part in parts[:-1]:
@@ -171,6 +172,10 @@ def _check_term_overrides(values: Mapping[str, Any], overrides: Mapping[str, Any
     loss = values.get("loss")
     terms = loss.get("terms") if isinstance(loss, Mapping) and "terms" in loss else LossConfig().terms
     whole = {key.split(".")[2] for key in overrides if key.count(".") == 2 and key.startswith("loss.terms.")}
+    for key, value in overrides.items():  # terms added whole by a mapping one level up
+        mapping = value.get("terms") if key == "loss" and isinstance(value, Mapping) else value
+        if key in ("loss", "loss.terms") and isinstance(mapping, Mapping):
+            whole |= set(mapping)
     for key, value in overrides.items():
         parts = key.split(".")
         if len(parts) > 3 and parts[:2] == ["loss", "terms"] and parts[2] not in terms and parts[2] not in whole:

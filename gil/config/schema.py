@@ -37,6 +37,37 @@ def _one_of(value: Any, choices: tuple[str, ...] | list[str], key: str) -> None:
     _expect(value in choices, key, f"one of {', '.join(choices)}", value)
 
 
+# the largest value a setting takes: beyond it a run cannot mean what it says, or cannot fit in memory
+AT_MOST: dict[str, float] = {
+    "data.frames": 1000,  # a clip of 1000 frames: CASIA-B's longest sequences have ~200
+    "data.identities": 100_000,  # OU-MVLP has 10,307
+    "data.per_identity": 1000,
+    "data.workers": 256,
+    "model.width": 16.0,  # 1.0 is OpenGait's
+    "optim.lr": 1000.0,
+    "optim.weight_decay": 1.0,
+    "schedule.gamma": 10.0,
+    "schedule.warmup_steps": 10**9,
+    "trainer.steps": 10**9,
+    "trainer.seed": 2**32 - 1,  # numpy's seeds
+    "trainer.log_every": 10**9,
+    "trainer.checkpoint_every": 10**9,
+    "trainer.snapshot_every": 10**9,
+    "trainer.grad_clip": 1e6,
+    "trainer.threads": 4096,
+    "eval.batch_size": 65_536,
+}
+MAX_BATCH_VALUES = 2**32  # P × K × frames × h × w of one training batch: 16 GiB as float32
+
+
+def _at_most(section: Any, name: str) -> None:
+    """Check every :data:`AT_MOST` bound of ``section`` (a config section named ``name``)."""
+    for key, top in AT_MOST.items():
+        if key.startswith(name + "."):
+            value = getattr(section, key.split(".", 1)[1])
+            _expect(value <= top, key, f"at most {top:,}", value)
+
+
 @dataclass(frozen=True)
 class DataConfig:
     root: str = "data/syngait-small"  # OpenGait pkl layout: ROOT/<subject>/<condition>/<view>/*.pkl
@@ -58,6 +89,18 @@ class DataConfig:
         for name in ("frames", "identities", "per_identity"):
             _expect(getattr(self, name) >= 1, f"data.{name}", "an integer >= 1", getattr(self, name))
         _expect(self.workers >= 0, "data.workers", "an integer >= 0", self.workers)
+        _expect(
+            all(side <= 1024 for side in self.resolution), "data.resolution", "[h, w] of at most 1024", self.resolution
+        )
+        _at_most(self, "data")
+        values = self.identities * self.per_identity * self.frames * self.resolution[0] * self.resolution[1]
+        _expect(
+            values <= MAX_BATCH_VALUES,
+            "data",
+            f"a training batch of at most {MAX_BATCH_VALUES:,} values (identities × per_identity × frames × h × w; "
+            f"{values:,} is {4 * values / 2**30:.0f} GiB as float32)",
+            [self.identities, self.per_identity, self.frames, *self.resolution],
+        )
 
 
 @dataclass(frozen=True)
@@ -71,6 +114,7 @@ class ModelConfig:
 
         _one_of(self.name, sorted(MODELS), "model.name")
         _expect(self.width > 0, "model.width", "a number > 0", self.width)
+        _at_most(self, "model")
 
 
 @dataclass(frozen=True)
@@ -103,6 +147,7 @@ class OptimConfig:
         _expect(self.lr > 0, "optim.lr", "a number > 0", self.lr)
         _expect(0 <= self.momentum < 1, "optim.momentum", "a number in [0, 1)", self.momentum)
         _expect(self.weight_decay >= 0, "optim.weight_decay", "a number >= 0", self.weight_decay)
+        _at_most(self, "optim")
 
 
 @dataclass(frozen=True)
@@ -116,6 +161,10 @@ class ScheduleConfig:
         _one_of(self.name, SCHEDULES, "schedule.name")
         _expect(self.gamma > 0, "schedule.gamma", "a number > 0", self.gamma)
         _expect(self.warmup_steps >= 0, "schedule.warmup_steps", "an integer >= 0", self.warmup_steps)
+        _at_most(self, "schedule")
+        top = AT_MOST["trainer.steps"]
+        within = all(m <= top for m in self.milestones)
+        _expect(within, "schedule.milestones", f"steps of at most {top:,}", list(self.milestones))
         increasing = all(a < b for a, b in zip(self.milestones, self.milestones[1:], strict=False))
         _expect(
             increasing and all(m > self.warmup_steps for m in self.milestones),
@@ -151,6 +200,8 @@ class TrainerConfig:
         _expect(self.grad_clip >= 0, "trainer.grad_clip", "a number >= 0 (0 = off)", self.grad_clip)
         _expect(self.threads >= 0, "trainer.threads", "an integer >= 0 (0 = torch's default)", self.threads)
         _expect(self.snapshot_every >= 0, "trainer.snapshot_every", "an integer >= 0 (0 = off)", self.snapshot_every)
+        _expect(self.seed >= 0, "trainer.seed", "an integer >= 0", self.seed)
+        _at_most(self, "trainer")
 
 
 @dataclass(frozen=True)
@@ -169,6 +220,7 @@ class EvalConfig:
     def __post_init__(self) -> None:
         _one_of(self.metric, EVAL_METRICS, "eval.metric")
         _expect(self.batch_size >= 1, "eval.batch_size", "an integer >= 1", self.batch_size)
+        _at_most(self, "eval")
         _one_of(self.gallery, GALLERIES, "eval.gallery")
 
 

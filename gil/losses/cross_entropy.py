@@ -32,7 +32,7 @@ class CrossEntropyConfig:
 
     def __post_init__(self) -> None:
         for name in ("scale", "label_smoothing"):
-            object.__setattr__(self, name, finite_number("CrossEntropyLoss", name, getattr(self, name)))
+            object.__setattr__(self, name, finite_number("CrossEntropyLoss", name, getattr(self, name), at_most=1e4))
         if not self.scale > 0:
             raise ValueError(f"CrossEntropyLoss: scale must be > 0, got {self.scale!r}")
         if not 0 <= self.label_smoothing < 1:

@@ -83,6 +83,8 @@ METRIC_SPACES = ("raw", "sphere")
 # collapses unnormalised backbones (GaitSet, GaitPart) with it, and stays the softmax forms' value
 DEFAULT_UNIFORMITY_WEIGHT = {"margin": 0.01, "softmax": 0.1, "softmax_official": 0.1}
 _EPS = 1e-12  # norm floor, F.normalize's: ê = e / max(|e|, ε)
+# the numeric settings and their largest meaningful value (margins and temperatures on a unit sphere; λ_u a weight)
+_AT_MOST = {"uniformity_weight": 1e6, "m0": 100.0, "kappa": 100.0, "m_min": 100.0, "m_max": 100.0, "tau": 1e3, "t": 1e3}
 
 
 @dataclass(frozen=True)
@@ -121,8 +123,9 @@ class GILConfig:
             raise bad("margin", f"one of {margins} with form={self.form!r}{reason}")
         if self.uniformity_weight is None:
             object.__setattr__(self, "uniformity_weight", DEFAULT_UNIFORMITY_WEIGHT[self.form])
-        for field in ("uniformity_weight", "m0", "kappa", "m_min", "m_max", "tau", "t"):
-            object.__setattr__(self, field, finite_number("GeneralizedInterClassLoss", field, getattr(self, field)))
+        for field, at_most in _AT_MOST.items():
+            value = finite_number("GeneralizedInterClassLoss", field, getattr(self, field), at_most)
+            object.__setattr__(self, field, value)
         for field in ("uniformity_weight", "m0", "kappa", "m_min"):
             if not getattr(self, field) >= 0:
                 raise bad(field, ">= 0")

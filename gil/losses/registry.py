@@ -37,8 +37,8 @@ class LossTerm:
 
     def __post_init__(self) -> None:
         number = isinstance(self.weight, int | float) and not isinstance(self.weight, bool)
-        if not (number and math.isfinite(self.weight) and self.weight >= 0):
-            raise ValueError(f"weight must be a finite number >= 0, got {self.weight!r}")
+        if not (number and math.isfinite(self.weight) and 0 <= self.weight <= 1e6):
+            raise ValueError(f"weight must be a finite number in [0, 1e6], got {self.weight!r}")
         object.__setattr__(self, "weight", float(self.weight))
 
 

@@ -14,10 +14,13 @@ from typing import Any, TypeVar
 Settings = TypeVar("Settings")
 
 
-def finite_number(owner: str, name: str, value: Any) -> float:
-    """``value`` as a float, or an error naming ``owner.name``: a bool, a string, NaN or ±inf is not a setting."""
+def finite_number(owner: str, name: str, value: Any, at_most: float = 1e6) -> float:
+    """``value`` as a float, or an error naming ``owner.name``: a bool, a string, NaN or ±inf is not a setting, nor is
+    a number above ``at_most`` (no loss setting means anything there)."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ValueError(f"{owner}: {name} must be a finite number, got {value!r}")
+    if value > at_most:
+        raise ValueError(f"{owner}: {name} must be at most {at_most:g}, got {value!r}")
     return float(value)
 
 

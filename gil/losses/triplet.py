@@ -39,7 +39,7 @@ class TripletConfig:
     margin: float = 0.2  # OpenGait's triplet margin (every OpenGait config of the paper's backbones)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "margin", finite_number("TripletLoss", "margin", self.margin))
+        object.__setattr__(self, "margin", finite_number("TripletLoss", "margin", self.margin, at_most=100.0))
         if not self.margin >= 0:
             raise ValueError(f"TripletLoss: margin must be >= 0, got {self.margin!r}")
 

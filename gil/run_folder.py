@@ -128,11 +128,17 @@ class RunFolderLocked(OSError):
     """Another process holds the run folder's lock."""
 
 
-def claim(run_dir: str | Path, write_marker: bool = True) -> RunFolder:
+def claim(run_dir: str | Path, write_marker: bool = True, data_root: Path | None = None) -> RunFolder:
     """The run folder at ``run_dir``, made gil's: created with its marker, or an existing folder that a gil run wrote
     (:meth:`RunFolder.is_ours`) or that is empty. A folder holding anything else is refused naming it: gil never
-    writes into, or removes from, a folder it did not make. ``write_marker`` False checks only (DDP's other ranks)."""
+    writes into, or removes from, a folder it did not make. ``write_marker`` False checks only (DDP's other ranks).
+    A run folder inside ``data_root`` is refused: it would be read as a subject of the data."""
     folder = RunFolder(resolve_path(run_dir))
+    if data_root is not None and folder.path.is_relative_to(data_root):
+        raise ValueError(
+            f"run folder {folder.path} lies inside data.root {data_root}: it would be read as data (a subject "
+            "folder); choose a run folder outside the data"
+        )
     if folder.path.exists() and not folder.path.is_dir():
         raise NotADirectoryError(f"{folder.path}: exists and is not a folder; choose another run folder")
     if folder.path.is_dir() and not folder.is_ours() and any(folder.path.iterdir()):
@@ -191,11 +197,11 @@ def locked(run_dir: str | Path) -> Iterator[RunFolder]:
 
 
 @contextlib.contextmanager
-def writing(run_dir: str | Path) -> Iterator[RunFolder]:
+def writing(run_dir: str | Path, data_root: Path | None = None) -> Iterator[RunFolder]:
     """:func:`claim` the folder, then hold its lock (:func:`locked`): what every writer of a run folder does. A folder
     made here is removed again when the block fails before the run's first checkpoint."""
     made = not resolve_path(run_dir).exists()
-    folder = claim(run_dir)
+    folder = claim(run_dir, data_root=data_root)
     try:
         with locked(folder.path):
             yield folder
@@ -217,6 +223,8 @@ def load_run_config(run_dir: str | Path, overrides: Mapping[str, Any] | None = N
 def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """A checkpoint written by the trainer (tensors and plain containers only: ``weights_only=True``)."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: a folder; expected a checkpoint file (a run's checkpoints/last.pt)")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
@@ -262,11 +270,17 @@ def partition_of(config: RunConfig) -> Partition:
 
 
 def model_from_config(config: RunConfig, num_classes: int) -> nn.Module:
-    """The backbone ``config.model`` names (width, constructor keywords), with a classifier of ``num_classes``."""
+    """The backbone ``config.model`` names (width, constructor keywords), with a classifier of ``num_classes``; a
+    constructor that refuses its keywords is an error naming ``model.kwargs``."""
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(f"the classifier size must be an integer >= 1, got {num_classes!r}")
     try:
         return build_model(config.model.name, num_classes, width=config.model.width, **config.model.kwargs)
-    except TypeError as err:
-        raise ValueError(f"config key 'model.kwargs': {err}") from err
+    except (TypeError, ValueError, IndexError, RuntimeError) as err:
+        raise ValueError(
+            f"config key 'model.kwargs': {config.model.name} refuses {config.model.kwargs} "
+            f"({type(err).__name__}: {err})"
+        ) from err
 
 
 def load_weights(model: nn.Module, weights: Mapping[str, torch.Tensor], config: RunConfig, path: Path) -> nn.Module:

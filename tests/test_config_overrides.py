@@ -146,9 +146,11 @@ def test_typos_and_bad_values_in_a_term_are_refused_naming_it(overrides, message
 
 def test_model_kwargs_merge_and_are_removed_by_name():
     config = config_lib.from_dict({"model": {"name": "gaitset", "kwargs": {"bins": [4, 2, 1]}}})
-    merged = config_lib.from_dict(config.to_dict(), {"model.kwargs.other": 1})
-    assert merged.model.kwargs == {"bins": [4, 2, 1], "other": 1}
-    assert config_lib.from_dict(merged.to_dict(), {"model.kwargs.other": None}).model.kwargs == {"bins": [4, 2, 1]}
+    merged = config_lib.from_dict(config.to_dict(), {"model.kwargs.embed_dim": 64})
+    assert merged.model.kwargs == {"bins": [4, 2, 1], "embed_dim": 64}
+    assert config_lib.from_dict(merged.to_dict(), {"model.kwargs.embed_dim": None}).model.kwargs == {"bins": [4, 2, 1]}
+    with pytest.raises(ValueError, match=r"'model.kwargs': gaitset refuses \{'bins': \[4, 2, 1\], 'other': 1\}"):
+        config_lib.from_dict(config.to_dict(), {"model.kwargs.other": 1})  # the constructor's own check, named
 
 
 def test_a_saved_config_reads_back_with_the_same_fingerprint(tmp_path):

@@ -97,7 +97,8 @@ def _train(args: argparse.Namespace) -> int:
         log.info("override: %s", line)
     run_dir = Path(args.run_dir).resolve() if args.run_dir else run_dir_for(config)
     main = int(os.environ.get("RANK", "0")) == 0
-    with writing(run_dir) if main else contextlib.nullcontext():  # one writer, from training to evaluation
+    # one writer, from training to evaluation
+    with writing(run_dir, config.data_root()) if main else contextlib.nullcontext():
         train(config, run_dir, resume=not args.no_resume, batch_metrics=batch_geometry, provenance=machine)
         print(f"run folder: {run_dir}")
         if not args.no_eval and main:
@@ -164,6 +165,16 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
 def add_parser(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser("train", help="train a config (torchrun-aware), then evaluate it")
     add_config_arguments(train, required=True)
@@ -179,7 +190,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--run", help="a run folder written by `gil train` (the same path as its --run-dir)")
     evaluate.add_argument("--checkpoint", help="a gil checkpoint, or an OpenGait one with --opengait")
     evaluate.add_argument("--opengait", action="store_true", help="--checkpoint is an OpenGait .pt file")
-    evaluate.add_argument("--num-classes", type=int, help="classifier size of the checkpoint (default: train ids)")
+    evaluate.add_argument(
+        "--num-classes", type=_positive_int, help="classifier size of the checkpoint (default: train ids)"
+    )
     evaluate.add_argument("--device", default="auto")
     evaluate.add_argument(
         "--out", help="write the result (eval.json's form) here; --run with --set eval.… writes only here"

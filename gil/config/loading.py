@@ -145,6 +145,8 @@ def _merge(base: Mapping[str, Any], update: Mapping[str, Any], path: str = "") -
             del merged[key]
         elif isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
             merged[key] = _merge(merged[key], value, dotted + ".")
+        elif isinstance(value, Mapping) and dotted in REMOVABLE and key not in merged:  # its removals still checked
+            merged[key] = _merge({}, value, dotted + ".")
         else:
             merged[key] = value
     return merged

@@ -115,6 +115,15 @@ class ModelConfig:
         _one_of(self.name, sorted(MODELS), "model.name")
         _expect(self.width > 0, "model.width", "a number > 0", self.width)
         _at_most(self, "model")
+        if self.kwargs:  # the constructor checks its own keywords: build it once, small, to hear what it says
+            from gil.models import build_model
+
+            try:
+                build_model(self.name, 2, width=min(self.width, 0.125), **self.kwargs)
+            except (TypeError, ValueError, IndexError, RuntimeError) as err:
+                raise ValueError(
+                    f"config key 'model.kwargs': {self.name} refuses {self.kwargs} ({type(err).__name__}: {err})"
+                ) from err
 
 
 @dataclass(frozen=True)

@@ -62,8 +62,11 @@ def _from_json(path: Path | Traversable) -> Partition:
         train, test = obj["TRAIN_SET"], obj["TEST_SET"]
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
         raise ValueError(f'{path}: expected JSON {{"TRAIN_SET": [...], "TEST_SET": [...]}} ({err})') from err
-    if not all(isinstance(s, str) for s in [*train, *test]):
-        raise ValueError(f"{path}: subject ids must be strings")
+    for key, ids in (("TRAIN_SET", train), ("TEST_SET", test)):
+        if not isinstance(ids, list) or not all(isinstance(s, str) for s in ids):
+            raise ValueError(f"{path}: {key} must be a list of subject ids (strings), got {ids!r:.80}")
+        if not ids:
+            raise ValueError(f"{path}: {key} is empty; a partition trains on some subjects and tests on others")
     return Partition(tuple(train), tuple(test))
 
 

@@ -54,7 +54,7 @@ def get_or_train(config: RunConfig, runs_root: str | Path = DEFAULT_RUNS_ROOT, p
         log.info("reusing %s%s", done[0], "" if done[0].name.startswith(config.name) else " (same fingerprint)")
         return done[0]
     run_dir = run_dir_for(config, runs_root)
-    with writing(run_dir):
+    with writing(run_dir, config.data_root()):
         train(config, run_dir, resume=True, progress=progress, batch_metrics=batch_geometry, provenance=machine)
         evaluate_run(run_dir, device=config.trainer.device, progress=progress)
     return run_dir

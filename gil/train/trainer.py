@@ -271,7 +271,8 @@ class Trainer:
         When this call made the folder and fails before the first checkpoint, the folder is removed again.
         """
         made = not self.run_dir.exists()
-        claim(self.run_dir, write_marker=self.env.is_main)  # gil writes only into folders it made
+        # gil writes only into folders it made, never inside the data
+        claim(self.run_dir, write_marker=self.env.is_main, data_root=self.config.data_root())
         try:
             with locked(self.run_dir) if self.env.is_main else contextlib.nullcontext():  # one writer at a time
                 return self._fit(resume)

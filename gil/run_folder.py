@@ -299,9 +299,14 @@ def load_weights(model: nn.Module, weights: Mapping[str, torch.Tensor], config: 
 def model_from_checkpoint(config: RunConfig, path: str | Path, num_classes: int | None = None) -> nn.Module:
     """``config``'s model with the weights of the gil checkpoint at ``path`` (on the CPU, in train mode). The
     classifier size: ``num_classes``, else the checkpoint's, else the training partition's identities."""
-    weights, stored = checkpoint_weights(path)
+    return _model_of(read_checkpoint(path), config, Path(path), num_classes)
+
+
+def _model_of(state: Any, config: RunConfig, path: Path, num_classes: int | None = None) -> nn.Module:
+    """``config``'s model with the weights of a loaded checkpoint ``state`` (read from ``path``)."""
+    weights, stored = _weights_of(state, path)
     model = model_from_config(config, num_classes or stored or len(partition_of(config).train))
-    return load_weights(model, weights, config, Path(path))
+    return load_weights(model, weights, config, path)
 
 
 def checkpoint_record(state: Mapping[str, Any], config: RunConfig) -> dict[str, Any]:
@@ -320,9 +325,7 @@ def trained_model(config: RunConfig, run_dir: str | Path, device: torch.device) 
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no checkpoint yet (the run has not reached its first checkpoint)")
     state = read_checkpoint(path)
-    weights, num_classes = _weights_of(state, path)
-    model = model_from_config(config, num_classes or len(partition_of(config).train))
-    return load_weights(model, weights, config, path).to(device).eval(), checkpoint_record(state, config)
+    return _model_of(state, config, path).to(device).eval(), checkpoint_record(state, config)
 
 
 def load_trained_model(config: RunConfig, run_dir: str | Path, device: torch.device) -> nn.Module:

@@ -213,3 +213,30 @@ def test_ctrl_c_ends_with_status_130_and_says_where_the_run_stands(tiny_root, tm
     assert "interrupted at step" in err and "the same command resumes from it" in err
     assert err.rstrip().endswith("gil train: interrupted")
     assert not holds_lock(run_dir) or not (run_dir / ".gil.lock").read_text().strip()  # released
+
+
+def test_a_result_that_cannot_be_written_still_reaches_the_screen(tiny_root, tmp_path, capsys, monkeypatch):
+    """Case 6 and 'every write can fail': a full disk or an unwritable --out names the file, and the numbers that
+    were computed are printed before the error."""
+    config = config_lib.load(
+        "embedded/tiny_triplet", {"data.root": str(tiny_root), "trainer.steps": 1, "trainer.threads": 1}
+    )
+    run_dir = train(config, tmp_path / "run", progress=False)
+    import gil.evaluate.run as evaluation
+
+    def full_disk(path, content, **kw):
+        raise OSError(28, "No space left on device", str(path))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(evaluation, "write_atomic", full_disk)
+        assert main(["eval", "--run", str(run_dir), "--device", "cpu"]) == 2
+    out, err = capsys.readouterr()
+    assert "rank-1" in out and "NM" in out  # the table, printed although not saved
+    assert f"{run_dir}: the evaluation was computed but not saved: No space left on device" in err
+    assert "embeddings.npz" in err and not (run_dir / "eval.json").exists()
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    argv = ["eval", "--run", str(run_dir), "--device", "cpu", "--set", "eval.metric=cosine"]
+    assert main([*argv, "--out", str(blocked / "result.json")]) == 2
+    out, err = capsys.readouterr()
+    assert "rank-1" in out and f"--out {blocked / 'result.json'}: could not be written" in err

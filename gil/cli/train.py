@@ -102,16 +102,39 @@ def _train(args: argparse.Namespace) -> int:
         train(config, run_dir, resume=not args.no_resume, batch_metrics=batch_geometry, provenance=machine)
         print(f"run folder: {run_dir}")
         if not args.no_eval and main:
-            report = evaluate_run(run_dir, device=config.trainer.device)
+            report = _printed_even_if_not_saved(lambda: evaluate_run(run_dir, device=config.trainer.device), args)
             print(format_report(report, args.format))
     return 0
+
+
+def _write_out(path: Path, report: dict, args: argparse.Namespace) -> None:
+    """``--out``: the report as JSON; when it cannot be written, the result is printed before the error."""
+    from gil.files import write_json
+
+    try:
+        write_json(path, report)
+    except OSError as err:
+        print(format_report(report, args.format))
+        raise OSError(
+            err.errno, f"--out {path}: could not be written ({err.strerror or err}); the result is above"
+        ) from err
+
+
+def _printed_even_if_not_saved(evaluate, args: argparse.Namespace) -> dict:
+    """``evaluate()``'s report; when its files could not be written, the result is printed before the error."""
+    from gil.evaluate.run import ResultNotSaved
+
+    try:
+        return evaluate()
+    except ResultNotSaved as err:
+        print(format_report(err.report, args.format))
+        raise
 
 
 def _eval(args: argparse.Namespace) -> int:
     from gil import config as config_lib
     from gil.device import pick_device
     from gil.evaluate.run import evaluate_model, evaluate_run
-    from gil.files import write_json
     from gil.models import load_opengait_checkpoint
     from gil.run_folder import model_from_checkpoint, model_from_config, partition_of
 
@@ -121,9 +144,11 @@ def _eval(args: argparse.Namespace) -> int:
                 "gil eval --run uses the run's own config and checkpoint; drop --config/--checkpoint/--data-root"
             )
         overrides = config_lib.parse_overrides(args.overrides)
-        report = evaluate_run(args.run, device=args.device, overrides=overrides)
+        report = _printed_even_if_not_saved(
+            lambda: evaluate_run(args.run, device=args.device, overrides=overrides), args
+        )
         if args.out:
-            write_json(Path(args.out), report)
+            _write_out(Path(args.out), report, args)
     else:
         if not (args.checkpoint and args.config):
             raise ValueError("gil eval needs --run DIR, or --checkpoint FILE with --config")
@@ -138,7 +163,7 @@ def _eval(args: argparse.Namespace) -> int:
         result, _ = evaluate_model(model.to(device).eval(), config, device)
         report = result.to_dict()
         if args.out:
-            write_json(Path(args.out), report)
+            _write_out(Path(args.out), report, args)
     print(format_report(report, args.format))
     return 0
 

@@ -138,10 +138,28 @@ def evaluate_run(
         result, arrays = evaluate_model(model, config, torch_device, progress=progress)
         report = {**result.to_dict(), "checkpoint": record}
         folder.eval_file.unlink(missing_ok=True)  # eval.json last: it is there only beside its embeddings
-        write_atomic(folder.embeddings_file, lambda handle: np.savez_compressed(handle, **arrays))
-        write_json(folder.eval_file, report)
+        try:
+            write_atomic(folder.embeddings_file, lambda handle: np.savez_compressed(handle, **arrays))
+            write_json(folder.eval_file, report)
+        except OSError as err:
+            raise ResultNotSaved(report, folder.path, err) from err
         log_to_tensorboard(folder.path, result, step=record["step"])
     return report
+
+
+class ResultNotSaved(OSError):
+    """An evaluation was computed but its files could not be written (a full disk, a read-only folder): the error
+    names the folder and the cause, and ``report`` keeps the result (``gil train`` / ``gil eval`` print it)."""
+
+    def __init__(self, report: dict[str, Any], run_dir: Path, cause: OSError) -> None:
+        reason = cause.strerror or str(cause)
+        where = f" ({cause.filename})" if cause.filename else ""
+        super().__init__(
+            cause.errno,
+            f"{run_dir}: the evaluation was computed but not saved: {reason}{where}; the run folder holds no "
+            "eval.json, so the next use evaluates it again",
+        )
+        self.report = report
 
 
 def log_to_tensorboard(run_dir: Path, result: ProtocolResult, step: int) -> None:

@@ -84,3 +84,21 @@ def test_a_run_folder_inside_the_data_root_is_refused(tiny_root, capsys):
     assert main([*argv, "--run-dir", str(tiny_root / "runs" / "r"), "--set", "trainer.steps=1"]) == 2
     assert "lies inside data.root" in capsys.readouterr().err
     assert not (tiny_root / "runs").exists()
+
+
+def test_a_divergence_before_any_update_does_not_blame_the_learning_rate(tiny_root, tmp_path):
+    """Case 11: trainer.amp=bf16 on a CPU can give non-finite gradients at step 1; the advice names the precision."""
+    import torch as _torch
+
+    from gil.train import Trainer
+
+    config = config_lib.load("embedded/tiny_triplet", {"data.root": str(tiny_root), "trainer.threads": 1})
+    trainer = Trainer(config, tmp_path / "run", progress=False)
+    plain = str(trainer._diverged("gradient", ["grad of model.x"]))
+    assert "before any update, so the learning rate is not the cause" in plain and "Lower optim.lr" not in plain
+    trainer.amp_dtype = _torch.bfloat16
+    assert "under bfloat16 autocast (trainer.amp=auto): run in full precision with trainer.amp=off" in str(
+        trainer._diverged("gradient", ["grad of model.x"])
+    )
+    trainer.step = 5
+    assert "Lower optim.lr" in str(trainer._diverged("loss", ["term total"]))

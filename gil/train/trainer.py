@@ -193,10 +193,21 @@ class Trainer:
     def _diverged(self, what: str, bad: list[str]) -> FloatingPointError:
         last = f"{self.checkpoint_path} (its last good state)" if self.checkpoint_path.is_file() else "none yet"
         more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        if self.step == 0 and self.amp_dtype is not None:  # no update yet: the precision, not the learning rate
+            advice = (
+                f"It happened before any update, under {str(self.amp_dtype).removeprefix('torch.')} autocast "
+                f"(trainer.amp={self.config.trainer.amp}): run in full precision with trainer.amp=off"
+            )
+        elif self.step == 0:
+            advice = (
+                "It happened before any update, so the learning rate is not the cause: check the data and the loss "
+                "settings, or set trainer.nonfinite=skip to skip such steps"
+            )
+        else:
+            advice = "Lower optim.lr, set trainer.grad_clip, or set trainer.nonfinite=skip to skip such steps"
         return FloatingPointError(
             f"step {self.step + 1}: non-finite {what}: {', '.join(bad[:3])}{more}; training stopped before "
-            f"this step was saved (checkpoint: {last}). Lower optim.lr, set trainer.grad_clip, or set "
-            "trainer.nonfinite=skip to skip such steps"
+            f"this step was saved (checkpoint: {last}). {advice}"
         )
 
     def _skip(self, info: dict[str, float]) -> dict[str, float]:

@@ -220,15 +220,16 @@ def load_run_config(run_dir: str | Path, overrides: Mapping[str, Any] | None = N
     return config_lib.load(open_run(run_dir).config_file, overrides)
 
 
-def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """A checkpoint written by the trainer (tensors and plain containers only: ``weights_only=True``)."""
+def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", mmap: bool = False) -> dict[str, Any]:
+    """A checkpoint written by the trainer (tensors and plain containers only: ``weights_only=True``); ``mmap``
+    maps its tensors instead of reading them (to look at ``step`` or ``fingerprint`` only)."""
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"{path}: a folder; expected a checkpoint file (a run's checkpoints/last.pt)")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as err:  # torch raises several types for corrupt/unsafe files
         raise ValueError(f"{path}: not a loadable gil checkpoint ({err})") from err
 
@@ -346,7 +347,7 @@ def finished_result(run_dir: str | Path, config: RunConfig) -> bool:
         return False
     if not (record.get("finished") and record.get("fingerprint") == config.fingerprint()):
         return False
-    return record.get("step") == int(read_checkpoint(folder.checkpoint).get("step", -1))
+    return record.get("step") == int(read_checkpoint(folder.checkpoint, mmap=True).get("step", -1))
 
 
 __all__ = [

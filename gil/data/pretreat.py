@@ -62,13 +62,19 @@ class ConversionReport:
 def _convert_one(args: tuple[str, str, tuple[str, str, str], int, int, bool]) -> tuple[str, str | None]:
     src, dst, (sub, cond, view), min_frames, size, binarize = args
     folder = Path(src) / sub / cond / view
+    key = f"{sub}/{cond}/{view}"
     frames = []
     for png in sorted(folder.glob("*.png")):
-        with Image.open(png) as im:
-            f = normalize_frame(np.asarray(im.convert("L")), size, binarize=binarize)
+        try:
+            with Image.open(png) as im:
+                grey = np.asarray(im.convert("L"))
+        except (OSError, SyntaxError, ValueError) as err:  # PIL raises these for truncated or foreign files
+            return key, f"cannot read {png.name} ({type(err).__name__}: {err}); the sequence is not converted"
+        f = normalize_frame(grey, size, binarize=binarize)
         if f is not None:
             frames.append(f)
-    key = f"{sub}/{cond}/{view}"
+    if not frames:
+        return key, "no frame has a silhouette (every frame is empty or nearly so)"
     if len(frames) < min_frames:
         return key, f"{len(frames)} valid frames < min_frames={min_frames}"
     out = Path(dst) / sub / cond / view / f"{view}.pkl"
@@ -97,8 +103,12 @@ def convert(
 ) -> ConversionReport:
     """Convert each ``src/<subject>/<cond>/<view>/*.png`` sequence to ``dst/.../<view>/<view>.pkl``.
 
-    Runs over ``workers`` processes; returns which pkls were written and which sequences were skipped.
+    Runs over ``workers`` processes; returns which pkls were written and which sequences were skipped
+    (too few frames with a silhouette, or a frame that cannot be read, named in the reason).
     """
+    for name, value in (("min_frames", min_frames), ("size", size), ("workers", workers)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"convert: {name} must be an integer >= 1, got {value!r}")
     src, dst = Path(src), Path(dst)
     if not src.is_dir():
         raise FileNotFoundError(f"raw silhouette folder {src} does not exist")

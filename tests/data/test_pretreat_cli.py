@@ -56,3 +56,37 @@ def test_cli(tiny_root, tmp_path, capsys):
     raw = write_raw_pngs(tmp_path / "raw", "tiny", subjects=1, conditions=("nm-01",), views=(90,))
     assert main(["data", "pretreat", "--src", str(raw), "--dst", str(tmp_path / "pkl"), "--workers", "1"]) == 0
     assert "1 sequences written" in capsys.readouterr().out
+
+
+def _sequence_of_boxes(folder, frames=6):
+    folder.mkdir(parents=True)
+    img = np.zeros((240, 320), np.uint8)
+    img[50:178, 100:140] = 255
+    for i in range(frames):
+        Image.fromarray(img).save(folder / f"{i:03d}.png")
+
+
+def test_a_truncated_png_skips_its_sequence_naming_the_file(tmp_path):
+    """Issue #30, case 11: one unreadable frame named, its sequence reported, the others still converted."""
+    _sequence_of_boxes(tmp_path / "raw" / "001" / "nm-01" / "000")
+    _sequence_of_boxes(tmp_path / "raw" / "001" / "nm-01" / "090")
+    broken = tmp_path / "raw" / "001" / "nm-01" / "090" / "003.png"
+    broken.write_bytes(broken.read_bytes()[:60])
+    report = convert(tmp_path / "raw", tmp_path / "out", workers=1, progress=False)
+    assert [p.parent.name for p in report.written] == ["000"]
+    ((key, reason),) = report.skipped
+    assert key == "001/nm-01/090" and "cannot read 003.png" in reason
+    assert not (tmp_path / "out" / "001" / "nm-01" / "090").exists()
+
+
+def test_min_frames_zero_and_an_all_black_sequence_are_named(tmp_path, capsys):
+    folder = tmp_path / "raw" / "001" / "nm-01" / "000"
+    folder.mkdir(parents=True)
+    Image.fromarray(np.zeros((240, 320), np.uint8)).save(folder / "a.png")
+    with pytest.raises(ValueError, match="min_frames must be an integer >= 1, got 0"):
+        convert(tmp_path / "raw", tmp_path / "out", min_frames=0, progress=False)
+    argv = ["data", "pretreat", "--src", str(tmp_path / "raw"), "--dst", str(tmp_path / "out"), "--workers", "1"]
+    assert main([*argv, "--min-frames", "0"]) == 2
+    assert "min_frames must be an integer >= 1, got 0" in capsys.readouterr().err
+    assert main(argv) == 0
+    assert "skipped 001/nm-01/000: no frame has a silhouette" in capsys.readouterr().out

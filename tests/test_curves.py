@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,15 @@ def test_every_snapshot_is_scored_and_the_last_is_the_final_model(tiny_cli_optio
     assert "gil_margin - triplet (paired over seeds)" in capsys.readouterr().out
     cells = json.loads((out / "curves.json").read_text())["cells"]
     assert [(c["variant"], c["seed"]) for c in cells] == [("triplet", 0), ("gil_margin", 0)]
+
+    # issue #30: a cell with another budget is refused before any training, naming the file and both settings
+    before = (out / "curves.json").read_bytes()
+    capsys.readouterr()
+    assert cli.main([*argv[:-6], "--steps", "6", "--seed", "1"]) == 2
+    message = (r"curves.json: its cells were made with other settings \(steps: the "
+                       r"file's 4, this call's 6\)")  # fmt: skip
+    assert re.search(message, capsys.readouterr().err)
+    assert (out / "curves.json").read_bytes() == before and len(list((tmp_path / "runs").iterdir())) == 2
 
 
 def test_the_gap_is_paired_within_backbone_seed_and_step():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -43,6 +44,17 @@ def test_cells_score_the_validation_twin_and_merge_in_place(tiny_cli_options, va
     again = pd.read_csv(out / "selection.csv")
     assert len(again) == 6
     pd.testing.assert_frame_equal(again, frame)  # CPU runs repeat exactly (the cell reuses its run folder)
+
+    # issue #30: a cell with another budget is refused before any training, naming the file and both settings
+    before = {name: (out / name).read_bytes() for name in ("selection.csv", "selection.json")}
+    runs = sorted((tmp_path / "runs").iterdir())
+    capsys.readouterr()
+    assert cli.main([*argv[:-4], "--candidate", "sphere", "--seed", "1", "--set", "trainer.steps=3"]) == 2
+    message = (r"selection.json: its cells were made with other settings \(overrides: .*"
+                       r"this call's \{.*'trainer.steps': 3")  # fmt: skip
+    assert re.search(message, capsys.readouterr().err)
+    assert {name: (out / name).read_bytes() for name in before} == before
+    assert sorted((tmp_path / "runs").iterdir()) == runs
 
 
 def test_the_validation_twin_must_be_other_people_of_the_same_preset(tiny_root, tmp_path):
@@ -135,5 +147,7 @@ def test_a_candidate_that_collapsed_on_an_earlier_seed_is_not_trained_again(tmp_
     assert selection.collapsed_candidates(tmp_path, before_seed=0) == set()  # only earlier seeds count
     assert selection.collapsed_candidates(tmp_path / "none", before_seed=1) == set()
     # run_selection asks before each cell: a collapsed candidate's later seeds are skipped without training
-    frame = selection.run_selection(tmp_path, ["gaitset"], ["first"], [1], validation_root=tmp_path / "unused")
+    (tmp_path / "val").mkdir()
+    (tmp_path / "val" / "syngait.json").write_text('{"seed": 1}')  # read for the file's header, never trained on
+    frame = selection.run_selection(tmp_path, ["gaitset"], ["first"], [1], validation_root=tmp_path / "val")
     assert set(frame["seed"]) == {0}

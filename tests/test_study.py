@@ -131,8 +131,8 @@ def test_results_are_written_only_where_out_says_and_never_mixed_with_another_ex
     out.mkdir()
     (out / "provenance.json").write_text(json.dumps(committed))  # a copy of the committed study's record
     before = (out / "provenance.json").read_bytes()
-    with pytest.raises(ValueError, match=r"trained from base config embedded/small_triplet .* this call uses "
-                       r"embedded/tiny_triplet with \{'trainer.steps': 2\}"):  # fmt: skip
+    with pytest.raises(ValueError, match=r"base_config: the file's 'embedded/small_triplet', this call's "
+                       r"'embedded/tiny_triplet'; overrides: .* this call's \{'trainer.steps': 2\}"):  # fmt: skip
         study.read_provenance(out, "gil study …", "embedded/tiny_triplet", {"trainer.steps": 2})
     assert (out / "provenance.json").read_bytes() == before
     same = dict(committed["overrides"], **{"trainer.device": "cpu", "trainer.threads": 1})  # neutral: accepted

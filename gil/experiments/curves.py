@@ -23,7 +23,7 @@ from gil.config import RunConfig, resolve_path
 from gil.device import pick_device
 from gil.evaluate.run import evaluate_model
 from gil.experiments import study
-from gil.experiments.cells import merge_entry, merge_rows
+from gil.experiments.cells import merge_entry, merge_rows, read_header, shown_overrides
 from gil.experiments.provenance import machine
 from gil.run_folder import SNAPSHOT_PATTERN, RunFolder, model_from_checkpoint
 
@@ -98,6 +98,9 @@ def run_curves(
     """Every (backbone, variant, seed) cell, seed-major, merged into ``out/curves.csv`` / ``curves.json`` as it
     finishes (the same cell replaced, others kept). Returns the whole table."""
     out = resolve_path(out)
+    header = {"base_config": base, "overrides": shown_overrides(overrides), "steps": steps}
+    header["snapshot_every"] = snapshot_every
+    read_header(out / "curves.json", **header)  # before any training: a mismatch is refused at once
     out.mkdir(parents=True, exist_ok=True)
     command = command or " ".join(sys.argv)
     started = machine()  # the code that runs is the checkout's at the start, whatever is committed meanwhile
@@ -110,16 +113,19 @@ def run_curves(
                 rows = snapshot_rows(config, variant, run_dir, progress)
                 entry = {"backbone": config.model.name, "variant": variant, "seed": seed, **timing}
                 entry["eval_s"] = round(time.perf_counter() - tic, 1)
-                _merge(out, rows, {**entry, "command": command}, started)
+                _merge(out, rows, {**entry, "command": command}, started, header)
     return load_curves(out)
 
 
-def _merge(out: Path, rows: list[dict[str, Any]], entry: dict[str, Any], started: dict[str, Any]) -> None:
+def _merge(
+    out: Path, rows: list[dict[str, Any]], entry: dict[str, Any], started: dict[str, Any], header: dict[str, Any]
+) -> None:
+    read_header(out / "curves.json", **header)  # before the CSV is touched
     key = {name: entry[name] for name in ("backbone", "variant", "seed")}
     dtypes = {"seed": int, "step": int, "rank1": float, "map": float}
     sort = ["backbone", "seed", "variant", "step"]
     merge_rows(out / "curves.csv", rows, CURVE_COLUMNS, key, dtypes, sort, ranks={"variant": list(study.VARIANTS)})
-    merge_entry(out / "curves.json", entry, list(key), started)
+    merge_entry(out / "curves.json", entry, list(key), started, **header)
 
 
 def load_curves(folder: str | Path = "results/study") -> pd.DataFrame:

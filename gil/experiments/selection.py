@@ -47,7 +47,7 @@ from gil.config import RunConfig, resolve_path
 from gil.device import pick_device
 from gil.evaluate.run import evaluate_model
 from gil.experiments import study
-from gil.experiments.cells import merge_entry, merge_rows
+from gil.experiments.cells import merge_entry, merge_rows, read_header, shown_overrides
 from gil.experiments.provenance import machine
 from gil.run_folder import load_trained_model
 
@@ -168,6 +168,8 @@ def run_selection(
     trained for further seeds — under the rule it is out, whatever they show; its finished cells stay reported.
     """
     out = resolve_path(out)
+    header = selection_header(base, overrides, validation_root)
+    read_header(out / "selection.json", **header)  # before any training: a mismatch is refused at once
     out.mkdir(parents=True, exist_ok=True)
     command = command or " ".join(sys.argv)
     started = machine()  # the code that runs is the checkout's at the start, whatever is committed meanwhile
@@ -178,8 +180,15 @@ def run_selection(
                     print(f"gil select: skipping {backbone} {candidate} seed {seed}: collapsed on an earlier seed")
                     continue
                 rows, entry = run_cell(backbone, candidate, seed, validation_root, runs_root, base, overrides, progress)
-                merge_cell(out, rows, {**entry, "command": command}, validation_root, started)
+                merge_cell(out, rows, {**entry, "command": command}, header, started)
     return load_selection(out)
+
+
+def selection_header(base: str, overrides: dict[str, Any] | None, validation_root: str | Path) -> dict[str, Any]:
+    """What every cell of one ``selection.json`` shares: the base config, the overrides that change numbers and the
+    validation twin's generator settings."""
+    held_out = json.loads((resolve_path(validation_root) / "syngait.json").read_text())
+    return {"base_config": base, "overrides": shown_overrides(overrides), "validation_data": held_out}
 
 
 def collapsed_candidates(out: str | Path, before_seed: int) -> set[str]:
@@ -199,16 +208,17 @@ def merge_cell(
     out: Path,
     rows: list[dict[str, Any]],
     entry: dict[str, Any],
-    validation_root: str | Path,
+    header: dict[str, Any],
     started: dict[str, Any] | None = None,
 ) -> None:
-    """Merge one cell; ``started``: :func:`machine` when the command started (the commit whose code ran)."""
+    """Merge one cell made with ``header`` (:func:`selection_header`, refused if the file's other cells differ);
+    ``started``: :func:`machine` when the command started (the commit whose code ran)."""
     key = {name: entry[name] for name in ("backbone", "candidate", "seed")}
     dtypes = {"seed": int, "rank1": float, "map": float, "mean_norm": float}
     ranks = {"backbone": BACKBONES, "candidate": list(CANDIDATES)}
+    read_header(out / "selection.json", **header)  # before the CSV is touched
     merge_rows(out / "selection.csv", rows, SELECTION_COLUMNS, key, dtypes, ["seed", "backbone", "candidate"], ranks)
-    held_out = json.loads((resolve_path(validation_root) / "syngait.json").read_text())
-    merge_entry(out / "selection.json", entry, list(key), started or machine(), validation_data=held_out)
+    merge_entry(out / "selection.json", entry, list(key), started or machine(), **header)
 
 
 def load_selection(folder: str | Path = "results/study") -> pd.DataFrame:

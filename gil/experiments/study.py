@@ -26,7 +26,7 @@ import pandas as pd
 from gil import config as config_lib
 from gil.config import LossConfig, RunConfig, resolve_path
 from gil.experiments import provenance as provenance_lib
-from gil.experiments.project import checkout
+from gil.experiments.cells import read_header, shown_overrides
 from gil.files import write_atomic
 
 BASE_CONFIG = "embedded/small_triplet"
@@ -151,27 +151,13 @@ def timed_run(config: RunConfig, runs_root: str | Path, progress: bool) -> tuple
     }
 
 
-# overrides that leave a cell's fingerprint, hence its numbers, as they are (RunConfig.fingerprint leaves them out)
-_NEUTRAL_OVERRIDES = {"data.workers", "trainer.device", "trainer.threads", "trainer.log_every"}
-_NEUTRAL_OVERRIDES |= {"trainer.checkpoint_every", "trainer.snapshot_every", "trainer.nonfinite"}
-
-
 def read_provenance(out: Path, command: str, base: str, overrides: dict[str, Any] | None) -> dict[str, Any]:
     """``out/provenance.json`` with its header refreshed (last command, machine). Its cells share one base config and
     one set of overrides (the header's): a call with another base, data or budget is refused, naming both, so a
     study folder never mixes cells of different experiments under one description."""
-    path = out / "provenance.json"
-    provenance = json.loads(path.read_text()) if path.is_file() else {}
-    shown = {key: value for key, value in (overrides or {}).items() if key not in _NEUTRAL_OVERRIDES}
-    project = checkout()
-    if project and "data.root" in shown and Path(shown["data.root"]).is_relative_to(project):  # portable
-        shown["data.root"] = Path(shown["data.root"]).relative_to(project).as_posix()
-    if provenance.get("cells") and (provenance.get("base_config"), provenance.get("overrides")) != (base, shown):
-        raise ValueError(
-            f"{path}: its cells were trained from base config {provenance.get('base_config')} with overrides "
-            f"{provenance.get('overrides')}; this call uses {base} with {shown}. Write into another --out"
-        )
-    provenance.update(command=command, base_config=base, overrides=shown, machine=provenance_lib.machine())
+    header = {"base_config": base, "overrides": shown_overrides(overrides)}
+    provenance = read_header(out / "provenance.json", **header)
+    provenance.update(command=command, **header, machine=provenance_lib.machine())
     provenance.setdefault("cells", [])
     return provenance
 

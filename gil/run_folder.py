@@ -14,20 +14,51 @@ module, which depends on config, data and models, never on the trainer::
 
 gil writes only into a folder it made, one holding its marker or a ``config.yaml`` (a run of an older gil), or an
 empty one (:func:`claim`); anything else is refused naming it. A writer holds the folder's lock (:func:`locked`,
-``fcntl.flock``: the kernel releases it when the process ends, however it ends, so a dead writer's lock is never
-stale); a second writer gets an error naming the folder and the holder.
+``fcntl.flock``, or ``msvcrt.locking`` on Windows: the operating system releases it when the process ends, however it
+ends, so a dead writer's lock is never stale); a second writer gets an error naming the folder and the holder.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
-import fcntl
 import json
 import os
 import shutil
 import socket
 import sys
+
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+    import msvcrt
+
+    _LOCKED_BYTE = 1 << 30  # a byte past any holder text, so the text stays readable to the process refused
+
+    def _try_lock(fd: int) -> bool:
+        os.lseek(fd, _LOCKED_BYTE, os.SEEK_SET)
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+    def _unlock(fd: int) -> None:
+        os.lseek(fd, _LOCKED_BYTE, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,9 +202,7 @@ def locked(run_dir: str | Path) -> Iterator[RunFolder]:
             _HELD[path][1] -= 1
         return
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    if not _try_lock(fd):
         holder = path.read_text().strip() or "holder unknown"
         os.close(fd)
         raise RunFolderLocked(
@@ -182,6 +211,7 @@ def locked(run_dir: str | Path) -> Iterator[RunFolder]:
         ) from None
     holder = f"pid {os.getpid()} on {socket.gethostname()} since {_now()}: {' '.join(sys.argv)[:200]}"
     os.ftruncate(fd, 0)
+    os.lseek(fd, 0, os.SEEK_SET)
     os.write(fd, holder.encode() + b"\n")
     _HELD[path] = [fd, 1]
     try:
@@ -192,7 +222,7 @@ def locked(run_dir: str | Path) -> Iterator[RunFolder]:
             del _HELD[path]
             with contextlib.suppress(OSError):  # the folder may be gone (a failed first run removes it)
                 os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            _unlock(fd)
             os.close(fd)
 
 

@@ -8,7 +8,8 @@ LOCK   := requirements.lock
 TORCH_PIN ?= torch==2.13.0+cpu
 # GPU users: install your own torch into .venv first, then `make setup KEEP_TORCH=1` (README, "GPU users").
 KEEP_TORCH ?=
-KERNEL := gil
+# `make kernel`'s name: one per checkout (a hash of its path), so a kernel never runs another checkout's .venv
+KERNEL := gil-$(shell printf '%s' "$(CURDIR)" | cksum | cut -d' ' -f1)
 PRESET ?= small
 DATA   := data/syngait-$(PRESET)
 VALIDATION := $(DATA)-val
@@ -23,7 +24,7 @@ help:
 	@echo "make book   - set up, generate the embedded data, execute the notebooks, build the book"
 	@echo "make test   - set up and run the test suite"
 	@echo "make test-all - make test, then every benchmark harness in quick mode"
-	@echo "make lab    - JupyterLab on notebooks/ with the project's kernel"
+	@echo "make lab    - JupyterLab of this checkout's .venv on notebooks/ (kernel: Python 3 of .venv)"
 	@echo "make data | lock | bench | lint | select | study | clean"
 
 $(STAMP): pyproject.toml $(LOCK)
@@ -33,19 +34,20 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(PY) -m pip install -q --no-deps -r $(if $(KEEP_TORCH),$(VENV)/lock-without-torch.txt,$(LOCK))
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	$(PY) -m pip check
-	$(MAKE) kernel
 	touch $(STAMP)
 
 setup: $(STAMP)
 
-# the project's kernel, registered for this user so any JupyterLab (and papermill) finds it as `gil`
+# optional: this checkout's .venv as a kernel of your own JupyterLab or VS Code, named for this checkout only
+# (`make lab` and papermill need none: the notebooks name `python3`, the Python of the Jupyter that runs them)
 kernel:
-	$(PY) -m ipykernel install --user --name $(KERNEL) --display-name "Python 3 (gil)"
+	$(PY) -m ipykernel install --user --name $(KERNEL) --display-name "Python 3 (gil: $(CURDIR))"
 
+# JupyterLab of this .venv; JUPYTER_PATH puts the .venv's own `python3` kernel before any registered for the user.
 # JupyterLab refuses to run as root unless told (containers often are root)
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
-lab: setup kernel
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
+lab: setup
+	JUPYTER_PATH="$(abspath $(VENV))/share/jupyter" $(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
 
 # regenerate the lock from pyproject.toml's dependencies and extras, for Python 3.11 and the CPU torch pin
 lock:

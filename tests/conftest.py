@@ -2,7 +2,6 @@
 registered as `make kernel` does into a scratch Jupyter data folder."""
 
 import os
-import re
 import shlex
 import subprocess
 import sys
@@ -73,17 +72,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def make_kernel_command() -> list[str]:
-    """The recipe of the Makefile's `kernel` target, with $(PY) this interpreter and $(KERNEL) the Makefile's."""
-    makefile = (ROOT / "Makefile").read_text()
-    recipe = re.search(r"^kernel:[^\n]*\n((?:\t[^\n]*\n)+)", makefile, flags=re.M)
-    assert recipe, "no `kernel:` target in the Makefile"
-    lines = [line.strip() for line in recipe.group(1).splitlines() if line.strip()]
+    """The command `make kernel` runs (``make -n``, the Makefile's own expansion), with $(PY) this interpreter."""
+    dry = subprocess.run(
+        ["make", "-s", "-n", "-C", str(ROOT), "kernel", f"PY={sys.executable}"], capture_output=True, text=True
+    )
+    assert dry.returncode == 0, dry.stderr
+    lines = [line.strip() for line in dry.stdout.splitlines() if line.strip()]
     assert len(lines) == 1, f"expected one command in `make kernel`, got {lines}"
-    kernel = re.search(r"^KERNEL\s*:?=\s*(\S+)\s*$", makefile, flags=re.M)
-    assert kernel, "no KERNEL variable in the Makefile"
-    command = lines[0].replace("$(PY)", shlex.quote(sys.executable)).replace("$(KERNEL)", kernel.group(1))
-    assert "$(" not in command, f"unexpanded make variable in {command!r}"
-    return shlex.split(command)
+    return shlex.split(lines[0])
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -24,7 +25,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BUDGET_S = 60.0  # the whole module: server, kernel, shutdown (the registration is conftest's gil_kernel)
-DISPLAY_NAME = "Python 3 (gil)"
+DISPLAY_NAME = f"Python 3 (gil: {ROOT})"  # `make kernel`: named for this checkout
 
 
 @dataclass
@@ -32,6 +33,7 @@ class Server:
     url: str
     token: str
     data_dir: Path
+    kernel: str  # the name `make kernel` gave this checkout's kernel
     install_output: str
     deadline: float
 
@@ -106,7 +108,7 @@ def jupyter(tmp_path_factory, gil_kernel) -> Iterator[Server]:
                 except (ValueError, KeyError):  # being written
                     pass
             time.sleep(0.2)
-        yield Server(url, token, gil_kernel.data_dir, gil_kernel.install_output, deadline)
+        yield Server(url, token, gil_kernel.data_dir, gil_kernel.name, gil_kernel.install_output, deadline)
     finally:
         _stop(server, url or "http://127.0.0.1:1", token)
         log.close()
@@ -170,28 +172,34 @@ async def _execute(ws_url: str, code: str, timeout: float) -> tuple[str, dict]:
 
 
 def test_make_kernel_registers_into_the_jupyter_data_dir(jupyter):
-    """`make kernel` (--user) writes the spec under JUPYTER_DATA_DIR, with this interpreter in its argv."""
-    spec = json.loads((jupyter.data_dir / "kernels" / "gil" / "kernel.json").read_text())
+    """`make kernel` (--user) writes the spec under JUPYTER_DATA_DIR, named for this checkout (another checkout's
+    `make kernel` gets another name, so neither replaces the other), with this interpreter in its argv."""
+    assert re.fullmatch(r"gil-\d+", jupyter.kernel), jupyter.kernel
+    spec = json.loads((jupyter.data_dir / "kernels" / jupyter.kernel / "kernel.json").read_text())
     assert spec["display_name"] == DISPLAY_NAME
     assert spec["argv"][0] == sys.executable
-    assert str(jupyter.data_dir / "kernels" / "gil") in jupyter.install_output
+    assert str(jupyter.data_dir / "kernels" / jupyter.kernel) in jupyter.install_output
+    other = subprocess.run(["make", "-s", "-n", "-C", str(ROOT), "kernel", "CURDIR=/elsewhere/gil"],
+                           capture_output=True, text=True)  # fmt: skip
+    assert other.returncode == 0 and jupyter.kernel not in other.stdout and "--name gil-" in other.stdout
 
 
 def test_server_lists_the_gil_kernelspec(jupyter):
-    """GET /api/kernelspecs names `gil`, "Python 3 (gil)", whose argv runs this interpreter's ipykernel."""
+    """GET /api/kernelspecs names this checkout's kernel, "Python 3 (gil: <checkout>)", whose argv runs this
+    interpreter's ipykernel."""
     specs = jupyter.request("GET", "/api/kernelspecs")["kernelspecs"]
-    assert "gil" in specs, sorted(specs)
-    spec = specs["gil"]["spec"]
+    assert jupyter.kernel in specs, sorted(specs)
+    spec = specs[jupyter.kernel]["spec"]
     assert spec["display_name"] == DISPLAY_NAME
     argv = spec["argv"]
     assert argv[0] == sys.executable and argv[argv.index("-m") + 1] == "ipykernel_launcher", argv
 
 
 def test_gil_kernel_imports_this_checkout_with_this_interpreter(jupyter):
-    """A `gil` kernel started through the REST API runs this interpreter and imports gil from this checkout."""
-    kernel = jupyter.request("POST", "/api/kernels", {"name": "gil"})
+    """This checkout's kernel started through the REST API runs this interpreter and imports gil from it."""
+    kernel = jupyter.request("POST", "/api/kernels", {"name": jupyter.kernel})
     try:
-        assert kernel["name"] == "gil"
+        assert kernel["name"] == jupyter.kernel
         ws_url = jupyter.url.replace("http", "ws", 1) + f"/api/kernels/{kernel['id']}/channels?token={jupyter.token}"
         code = "import gil, sys\nprint(gil.__file__)\nprint(sys.executable)\nprint(sys.prefix)"
         stdout, reply = asyncio.run(_execute(ws_url, code, timeout=min(30.0, jupyter.left())))

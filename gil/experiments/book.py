@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gil.experiments.project import require_checkout
+from gil.extras import require
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def notebooks(only: Sequence[str] | None = None) -> list[Path]:
 
 def hide_injected_cells(path: Path) -> None:
     """Tag papermill's injected-parameters cell ``remove-cell`` so the book does not show it."""
-    import nbformat
+    nbformat = require("nbformat", "notebooks", "executing the notebooks")
 
     notebook = nbformat.read(path, as_version=4)
     for cell in notebook.cells:
@@ -55,7 +56,7 @@ def hide_injected_cells(path: Path) -> None:
 
 def execute(notebook: Path, out_dir: Path, parameters: Mapping[str, Any], timeout: int | None = None) -> Path:
     """Execute ``notebook`` with papermill into ``out_dir``; returns the executed copy's path."""
-    import papermill
+    papermill = require("papermill", "notebooks", "executing the notebooks")
 
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / notebook.name

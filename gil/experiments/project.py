@@ -17,7 +17,7 @@ LOCK_NAME = "requirements.lock"
 def is_checkout(folder: Path) -> bool:
     """Whether ``folder`` is a gil source checkout (``pyproject.toml`` naming gil beside ``gil/``)."""
     pyproject = folder / "pyproject.toml"
-    return pyproject.is_file() and (folder / "gil").is_dir() and 'name = "gil"' in pyproject.read_text()
+    return pyproject.is_file() and (folder / "gil").is_dir() and 'name = "gil-gait"' in pyproject.read_text()
 
 
 def checkout() -> Path | None:

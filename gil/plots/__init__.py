@@ -1,3 +1,4 @@
+# ruff: noqa: E402 (the extra is checked before the figure modules import matplotlib)
 """Figures for the notebooks (matplotlib + seaborn). Each function takes data and returns a Figure.
 
 Nothing here computes a result: protocols live in :mod:`gil.evaluate`, geometry and margins in :mod:`gil.metrics`,
@@ -5,6 +6,11 @@ the toy problem in :mod:`gil.experiments.toy`; where a figure draws GIL's margin
 loss's own :func:`gil.losses.gil.margin_of_cosine`. :mod:`gil.plots.results` draws runs and their evaluation,
 :mod:`gil.plots.geometry` the embedding geometry of runs, :mod:`gil.plots.anatomy` the loss-anatomy toy problem,
 :mod:`gil.plots.data` the data."""
+
+from gil.extras import require
+
+require("matplotlib", "plots", "gil.plots")
+require("seaborn", "plots", "gil.plots")
 
 from gil.plots._style import CONDITION_ORDER
 from gil.plots.anatomy import TOY_HISTORY_PANELS, margin_curves, pair_matrices, sphere_panels, toy_history_panels

@@ -68,8 +68,10 @@ class MetricsLogger:
             files.write_atomic(self.path, text.getvalue())
         try:
             from torch.utils.tensorboard import SummaryWriter
-        except ImportError:  # tensorboard is a dependency, but a stripped environment still trains
-            log.warning("tensorboard is not installed; metrics go to metrics.csv only")
+        except ImportError:  # an optional log: the core trains without it
+            from gil.extras import install_line
+
+            log.warning("no tensorboard: metrics go to metrics.csv only (%s)", install_line("tensorboard"))
         else:
             log_dir = str(RunFolder(run_dir).tensorboard_dir)
             self.writer = SummaryWriter(log_dir=log_dir, purge_step=truncate_after + 1)

@@ -9,6 +9,7 @@ holds what they share:
 - :class:`PairIndex` lists, for each anchor ``a``, its positives (``a`` itself included, as
   OpenGait does) and its negatives as padded index tables, which works for any labelled batch
   (P×K or unbalanced) without a Python loop over samples;
+- :func:`all_triplets` lists every valid triplet ``(a, p, n)``; :func:`check_triplets` validates a caller's list;
 - :func:`pairwise_distance` is OpenGait's ``sqrt(relu(x² + y² − 2xy))`` per part;
 - :func:`hinge_mean_nonzero` and :func:`softplus_sum` reduce the ``[p, n, k, m]`` triplet table
   (anchor–positive against anchor–negative values) with hand-written backward passes;
@@ -194,6 +195,43 @@ class PairIndex:
         """Number of valid (a, p, n) triplets of one part; ``exclude_self`` drops p = a."""
         pos = self.pos_valid.sum(1) - int(exclude_self)  # [n]
         return int((pos * self.neg_valid.sum(1)).sum())
+
+
+Triplets = tuple[Tensor, Tensor, Tensor]  # (a, p, n), each [t]: batch indices of anchors, positives, negatives
+
+
+def all_triplets(index: PairIndex, exclude_self: bool = False) -> Triplets:
+    """Every valid triplet ``(a, p, n)`` of the batch (``y_p = y_a``, ``y_n ≠ y_a``; p = a included unless
+    ``exclude_self``), each ``[t]`` (t = :meth:`PairIndex.num_triplets`), ordered by anchor, positive, negative."""
+    valid = index.pos_valid[:, :, None] & index.neg_valid[:, None, :]  # [n, k, m]
+    if exclude_self:
+        anchors = torch.arange(index.pos_idx.shape[0], device=index.pos_idx.device)
+        valid = valid & (index.pos_idx != anchors[:, None])[:, :, None]
+    a, slot_p, slot_n = valid.nonzero(as_tuple=True)  # [t] each
+    return a, index.pos_idx[a, slot_p], index.neg_idx[a, slot_n]
+
+
+def check_triplets(triplets: object, n: int, name: str, device: torch.device | None = None) -> Triplets:
+    """``triplets`` as three int64 tensors ``(a, p, n)`` of one length t on ``device``, or an error naming
+    ``name`` and what was expected: a tuple of three 1-d integer tensors whose values index a batch of ``n``."""
+    if not isinstance(triplets, tuple | list) or len(triplets) != 3:
+        got = f"{type(triplets).__name__} of length {len(triplets)}" if hasattr(triplets, "__len__") else triplets
+        raise ValueError(f"{name}: triplets must be a tuple (a, p, n) of three index tensors [t], got {got}")
+    for part in triplets:
+        if not isinstance(part, Tensor) or part.dim() != 1 or part.is_floating_point() or part.is_complex():
+            got = f"{part.dtype} {tuple(part.shape)}" if isinstance(part, Tensor) else type(part).__name__
+            raise ValueError(f"{name}: triplets (a, p, n) must be 1-d integer tensors [t], got {got}")
+    if not triplets[0].shape == triplets[1].shape == triplets[2].shape:
+        sizes = [int(part.numel()) for part in triplets]
+        raise ValueError(f"{name}: triplets (a, p, n) must have one length t, got lengths {sizes}")
+    a, p, neg = (part.to(device=device, dtype=torch.long) for part in triplets)
+    flat = torch.cat([a, p, neg])
+    if flat.numel() and (int(flat.min()) < 0 or int(flat.max()) >= n):
+        raise ValueError(
+            f"{name}: triplets hold indices outside the batch of {n} sequences "
+            f"(range {int(flat.min())}..{int(flat.max())})"
+        )
+    return a, p, neg
 
 
 def fill_padding(first: Tensor, second: Tensor, index: PairIndex, first_kind: str = "pos") -> tuple[Tensor, Tensor]:

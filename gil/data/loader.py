@@ -33,7 +33,8 @@ class _ClipBatches:
 
 
 def _source(dataset, index: int) -> str:
-    """The file behind ``dataset[index]`` where the dataset records one (:class:`GaitDataset`), else the index."""
+    """The file behind ``dataset[index]`` where the dataset records one (:class:`~gil.data.opengait.GaitDataset`),
+    else the index."""
     try:
         return str(dataset.records[index].path)
     except (AttributeError, IndexError, KeyError, TypeError):
@@ -96,7 +97,8 @@ def build_train_loader(
     Each batch holds ``identities`` identities × ``per_identity`` sequences, this rank's share of them:
     ``n = identities * per_identity / world_size``.
 
-    ``dataset`` needs ``__getitem__ -> uint8 [s, 64, 64]`` and ``.labels`` (e.g. :class:`GaitDataset`).
+    ``dataset`` needs ``__getitem__ -> uint8 [s, 64, 64]`` and ``.labels``
+    (e.g. :class:`~gil.data.opengait.GaitDataset`).
     ``single_frame``: each clip is one random frame repeated ``frames`` times (no temporal information).
     """
     sampler = PKBatchSampler(

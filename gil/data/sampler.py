@@ -51,12 +51,12 @@ class PKBatchSampler:
 
     @property
     def batch_size(self) -> int:
-        """Sequences in a global batch: ``identities * per_identity``."""
+        """The number of sequences in a global batch, ``identities * per_identity``."""
         return self.identities * self.per_identity
 
     @property
     def shard_size(self) -> int:
-        """Sequences in one rank's shard: ``batch_size / world_size``."""
+        """The number of sequences in one rank's shard, ``batch_size / world_size``."""
         return self.batch_size // self.world_size
 
     def global_batch(self, b: int) -> list[int]:

@@ -99,7 +99,7 @@ def average_precision(match: torch.Tensor) -> torch.Tensor:
 
 
 def cmc(first_match: np.ndarray, k: int, *, misses_count: bool) -> float:
-    """Rank-k accuracy in percent from :attr:`ProbeRanking.first_match` ``[q]``.
+    """Rank-k accuracy in percent from a :class:`ProbeRanking`'s ``first_match`` ``[q]``.
 
     ``misses_count=False`` (OpenGait's ``evaluate_rank``, Gait3D/GREW style): probes without a match are left
     out. ``misses_count=True`` (its ``compute_ACC_mAP``, the cross-view gallery): they count as misses. NaN

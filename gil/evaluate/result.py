@@ -1,5 +1,6 @@
-"""The outcome of an evaluation protocol (:func:`gil.evaluate.casia_b`, :func:`~gil.evaluate.oumvlp`,
-:func:`~gil.evaluate.cross_view_gallery`, :func:`~gil.evaluate.probe_gallery`) and its JSON form, the content of a
+"""The outcome of an evaluation protocol (:func:`~gil.evaluate.protocols.casia_b`,
+:func:`~gil.evaluate.protocols.oumvlp`, :func:`~gil.evaluate.retrieval.cross_view_gallery`,
+:func:`~gil.evaluate.retrieval.probe_gallery`) and its JSON form, the content of a
 run's ``eval.json``."""
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ class ProtocolResult:
     ``rank1[group]``: probe view × gallery view table, NaN on the diagonal (identical view excluded)
     and where a cell has no probe (single-view-gallery protocols only; empty otherwise).
     ``rank1_per_view``: probe view × group, mean over gallery views other than the probe's (single-view
-    gallery) or over the probes of the view (cross-view gallery); empty for :func:`probe_gallery`.
+    gallery) or over the probes of the view (cross-view gallery); empty for
+    :func:`~gil.evaluate.retrieval.probe_gallery`.
     ``map_summary``, ``mean_ap``, ``map_per_view``: the same for mAP. ``cmc_summary[k][group]``: rank-k
     for k = 1, 5, 10; ``minp_summary[group]``: mINP. mAP, CMC and mINP are empty when
     ``compute_map=False``. ``num_probes[group]``, ``num_gallery``: sequence counts; ``num_dropped[group]``:
     probe × gallery-view pairs left out by ``drop_probes_without_gallery`` (OUMVLP), or probes whose
-    identity is absent from the gallery (:func:`probe_gallery`, which leaves them out as OpenGait does).
+    identity is absent from the gallery (:func:`~gil.evaluate.retrieval.probe_gallery`, which leaves them out as
+    OpenGait does).
     """
 
     protocol: str

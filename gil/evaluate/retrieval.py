@@ -1,7 +1,7 @@
 """Whole-gallery protocols: OpenGait's cross-view gallery, and a generic probe/gallery evaluation.
 
 Both rank one gallery (every view together) for each probe with :mod:`gil.evaluate.ranking` and report rank-1/5/10,
-mAP and mINP in a :class:`~gil.evaluate.ProtocolResult`.
+mAP and mINP in a :class:`~gil.evaluate.result.ProtocolResult`.
 
 - :func:`cross_view_gallery` (OpenGait's ``cross_view_gallery_evaluation``; Yu et al., "A Comprehensive Study on
   the Evaluation of Silhouette-based Gait Recognition"): CASIA-B probes ``nm-01`` / ``bg-01`` / ``cl-01`` against

@@ -1,4 +1,4 @@
-"""Learning curves: does the training budget change the verdict between triplet and GIL? (issue #17, item 5)
+"""Learning curves: does the training budget change the verdict between triplet and GIL?
 
 One cell is one run of the study's base config with a variant's loss terms, trained for :data:`CURVE_STEPS` steps
 (3× the study's 300) with the schedule's milestones scaled by the same factor, its weights kept every

@@ -1,4 +1,4 @@
-"""Choosing GIL's default margin form on validation identities (issue #17), never on test identities.
+"""Choosing GIL's default margin form on validation identities, never on test identities.
 
 **Validation identities.** A second ``small`` twin generated with seed 1 (``gil data generate --preset small --seed 1
 --out data/syngait-small-val``): the same preset (sizes, views, conditions, difficulty), other people. Every model

@@ -62,7 +62,7 @@ VARIANTS: dict[str, LossOf] = {
     "authors_triplet": LossOf("casia-b/gaitgl_authors"),
     "authors_pr": LossOf("casia-b/gaitgl_authors_pr"),
 }
-# variant names before the margin form's default changed (issue #17), as older files (results/gpu) spell them
+# variant names before the margin form's default λ_u changed from 0.1 to 0.01, as older files (results/gpu) spell them
 RENAMED = {
     "gil_margin": "gil_margin_first",
     "gil_margin-no_pair_weights": "gil_margin_first-no_pair_weights",

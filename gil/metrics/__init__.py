@@ -3,7 +3,7 @@
 figures live in :mod:`gil.plots`.
 
 - :mod:`~gil.metrics.geometry`: hypersphere uniformity and alignment, mean norm, class-centre angles
-  (and :func:`batch_geometry`, the trainer's per-batch log).
+  (and :func:`~gil.metrics.geometry.batch_geometry`, the trainer's per-batch log).
 - :mod:`~gil.metrics.margins`: per-identity margins, pair-distance samples, GIL's margins on class centres.
 - :mod:`~gil.metrics.projection`: one vector per sequence and its 2-D map.
 - :mod:`~gil.metrics.tables`: several runs side by side.

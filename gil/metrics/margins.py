@@ -2,7 +2,7 @@
 and the adaptive margins GIL assigns to pairs of class centres ``[k, p, c]``.
 
 Margins and distance samples use the evaluation distance, the mean over parts
-(:func:`gil.evaluate.pairwise_distance`); the centre margins are the loss's own rule
+(:func:`gil.evaluate.distance.pairwise_distance`); the centre margins are the loss's own rule
 (:func:`gil.losses.gil.adaptive_margins`).
 """
 

@@ -1,7 +1,7 @@
 """Summary tables that set several runs side by side (one row per run, index ``run``): rank-1 / mAP summaries,
-per-identity margin summaries (:func:`gil.metrics.identity_margins` tables), how positive and negative pair distances
-overlap (:func:`gil.metrics.distance_samples` tables), how far apart class centres are
-(:class:`gil.metrics.CentreGeometry`) and the adaptive margins their pairs get."""
+per-identity margin summaries (:func:`~gil.metrics.margins.identity_margins` tables), how positive and negative
+pair distances overlap (:func:`~gil.metrics.margins.distance_samples` tables), how far apart class centres are
+(:class:`~gil.metrics.geometry.CentreGeometry`) and the adaptive margins their pairs get."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from gil.metrics.geometry import CentreGeometry
 def compare_summaries(results: Mapping[str, ProtocolResult], baseline: str | None = None) -> pd.DataFrame:
     """Rank-1 and mAP summaries of several runs side by side, with each run's difference to ``baseline``.
 
-    ``results``: run name -> :class:`~gil.evaluate.ProtocolResult`. Rows: the runs, then
+    ``results``: run name -> :class:`~gil.evaluate.result.ProtocolResult`. Rows: the runs, then
     ``"<run> − <baseline>"`` for every other run (``baseline`` defaults to the first). Columns:
     ``rank-1 <group>`` per probe group, ``rank-1 mean``, and the same for ``mAP`` when computed (percent).
     """
@@ -45,7 +45,7 @@ def compare_summaries(results: Mapping[str, ProtocolResult], baseline: str | Non
 
 
 def margin_summary(margins: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """Per run, from :func:`gil.metrics.identity_margins` tables: ``identities``, ``positive`` (share of
+    """Per run, from :func:`~gil.metrics.margins.identity_margins` tables: ``identities``, ``positive`` (share of
     identities with a margin > 0), median ``margin``, mean ``farthest_same`` and ``nearest_other``."""
     rows = {
         name: {
@@ -61,7 +61,7 @@ def margin_summary(margins: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def distance_overlap(samples: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """Per run, from :func:`gil.metrics.distance_samples` tables (columns ``pair``, ``distance``): the ``median
+    """Per run, from :func:`~gil.metrics.margins.distance_samples` tables (columns ``pair``, ``distance``): the ``median
     positive`` and ``median negative`` distance, and the ``share of negatives < median positive``."""
     rows = {}
     for name, frame in samples.items():
@@ -76,8 +76,9 @@ def distance_overlap(samples: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def centre_angle_summary(centres: Mapping[str, CentreGeometry]) -> pd.DataFrame:
-    """Per run, from :func:`gil.metrics.centre_geometry`: the ``mean pair angle (°)`` over every centre pair and
-    part, and the ``mean`` and ``smallest nearest angle (°)`` (each class's nearest other centre, mean over parts)."""
+    """Per run, from :func:`~gil.metrics.geometry.centre_geometry`: the ``mean pair angle (°)`` over every centre
+    pair and part, and the ``mean`` and ``smallest nearest angle (°)`` (each class's nearest other centre, mean over
+    parts)."""
     rows = {
         name: {
             "mean pair angle (°)": float(g.pair_angles().mean()),
@@ -90,8 +91,9 @@ def centre_angle_summary(centres: Mapping[str, CentreGeometry]) -> pd.DataFrame:
 
 
 def adaptive_margin_summary(pairs: Mapping[str, pd.DataFrame], settings: GILConfig) -> pd.DataFrame:
-    """Per run, its class-centre pairs (:func:`gil.metrics.centre_pair_margins` tables) under ``settings``' margin
-    rule: ``mean cosine``, ``mean margin``, and the shares of pairs clipped at ``m_max`` and at ``m_min``."""
+    """Per run, its class-centre pairs (:func:`~gil.metrics.margins.centre_pair_margins` tables) under
+    ``settings``' margin rule: ``mean cosine``, ``mean margin``, and the shares of pairs clipped at ``m_max`` and at
+    ``m_min``."""
     return pd.DataFrame(
         {
             run: {

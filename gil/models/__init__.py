@@ -1,6 +1,6 @@
 """Gait backbones at OpenGait parity and their registry.
 
-``build_model(name, num_classes, width=1.0, **config_overrides)`` builds one of :data:`MODELS`
+``build_model(name, num_classes, width=1.0, **config_overrides)`` builds one of :data:`~gil.models.registry.MODELS`
 (``gaitset``, ``gaitpart``, ``gaitgl``, ``gaitbase`` — OpenGait's CASIA-B configs — and their
 ``*_oumvlp`` variants). Every model maps ``sils [n, s, h, w]`` (floats in [0, 1]) and optional
 ``lengths [n]`` to ``{"embeddings": [n, p, c], "logits": [n, p, k] | None}``.

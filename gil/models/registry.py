@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from torch import nn
 
 Builder = Callable[..., nn.Module]
+#: The registered models' builders by name; ``@register_model`` adds one, ``build_model`` builds one.
 MODELS: dict[str, Builder] = {}
 C = TypeVar("C")
 

@@ -1,6 +1,8 @@
 """The package built as a wheel and installed without ``-e`` into a throw-away venv: it finds its own configs
 and partitions (``importlib.resources``), trains and evaluates a tiny run from a folder outside the checkout,
-and says plainly which tooling needs a checkout."""
+and says plainly which tooling needs a checkout. A second venv holds the core's dependencies only (no plotting,
+TensorBoard, scipy or notebook packages): the loss, the trainer and the evaluator work there, and an extra's module
+names its ``pip install`` line."""
 
 import shutil
 import subprocess
@@ -27,7 +29,7 @@ def wheel_venv(tmp_path_factory) -> Path:
         shutil.copy2(root / name, src / name)
     pip = [sys.executable, "-m", "pip"]
     subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp), str(src)], check=True)
-    (wheel,) = tmp.glob("gil-*.whl")
+    (wheel,) = tmp.glob("gil_gait-*.whl")
     venv = tmp / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
@@ -81,3 +83,84 @@ def test_tooling_that_needs_the_checkout_says_so(wheel_venv, tmp_path):
     assert result.returncode == 2 and "needs a source checkout" in result.stderr
     result = run(wheel_venv, "-m", "gil", "book", "--no-html", cwd=tmp_path)
     assert result.returncode == 2 and "needs a source checkout" in result.stderr
+
+
+def _core_closure(distribution: str) -> set[str]:
+    """The installed distributions ``distribution``'s core needs (its requirements without extras, recursively)."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    needed, todo = set(), [distribution]
+    while todo:
+        name = todo.pop()
+        for line in metadata.requires(name) or []:
+            requirement = Requirement(line)
+            if requirement.marker and not requirement.marker.evaluate({"extra": ""}):
+                continue
+            key = requirement.name.lower().replace("_", "-")
+            if key not in needed:
+                needed.add(key)
+                todo.append(requirement.name)
+    return needed
+
+
+@pytest.fixture(scope="module")
+def core_venv(wheel_venv, tmp_path_factory) -> Path:
+    """The wheel's venv again, its dependencies limited to the core's: each needed distribution's top-level files
+    linked from this interpreter's site-packages into a folder of their own."""
+    from importlib import metadata
+
+    purelib = Path(sysconfig.get_paths()["purelib"])
+    linked = tmp_path_factory.mktemp("core-deps")
+    for name in _core_closure("gil-gait"):
+        dist = metadata.distribution(name)
+        tops = {Path(str(f)).parts[0] for f in dist.files or [] if not str(f).startswith("..")}
+        for top in tops - {"__pycache__", "bin"}:
+            if (purelib / top).exists() and not (linked / top).exists():
+                (linked / top).symlink_to(purelib / top)
+    venv = tmp_path_factory.mktemp("core") / "venv"
+    shutil.copytree(wheel_venv, venv, symlinks=True)
+    python = venv / "bin" / "python"
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    (Path(site) / "deps.pth").write_text(f"{linked}\n")
+    return venv
+
+
+def test_the_core_trains_and_scores_without_any_extra(core_venv, tiny_root, tmp_path):
+    absent = "import importlib.util as u; print([m for m in ('matplotlib', 'seaborn', 'scipy', 'tensorboard', "
+    absent += "'papermill', 'pytorch_metric_learning', 'jupyterlab') if u.find_spec(m)])"
+    result = run(core_venv, "-c", absent, cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr
+    step = (
+        "import torch; from gil.losses import GeneralizedInterClassLoss as G;"
+        "x = torch.randn(12, 2, 8, requires_grad=True); y = torch.tensor([0]*5 + [1]*4 + [2]*3);"
+        "loss, info = G(form='margin')(x, y); loss.backward(); print(bool(x.grad.abs().sum() > 0), sorted(info)[:2])"
+    )
+    result = run(core_venv, "-c", step, cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout.startswith("True"), result.stderr[-2000:]
+    train = ["-m", "gil", "train", "--config", "embedded/tiny_gil_margin", "--data-root", str(tiny_root)]
+    train += ["--run-dir", "core-run", "--set", "trainer.steps=2", "--set", "trainer.device=cpu"]
+    result = run(core_venv, *train, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert 'no tensorboard: metrics go to metrics.csv only (pip install "gil-gait[tensorboard]")' in result.stderr
+    assert "NM" in result.stdout and (tmp_path / "core-run" / "eval.json").is_file()
+
+
+@pytest.mark.parametrize(
+    "code,extra",
+    [
+        ("import gil.plots", "plots"),
+        ("from gil.experiments.study import t_interval; t_interval([1.0, 2.0])", "study"),
+        ("import gil.integrations.pml", "pml"),
+    ],
+)
+def test_an_extras_module_names_its_pip_line(core_venv, tmp_path, code, extra):
+    result = run(core_venv, "-c", code, cwd=tmp_path)
+    assert result.returncode == 1 and "MissingExtra" in result.stderr, result.stderr[-2000:]
+    assert f'pip install "gil-gait[{extra}]"' in result.stderr

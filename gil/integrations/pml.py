@@ -1,4 +1,5 @@
-"""GIL as a pytorch-metric-learning loss (``pip install "gil[pml]"``).
+# ruff: noqa: E402 (the extra is checked before pytorch-metric-learning is imported)
+"""GIL as a pytorch-metric-learning loss (``pip install "gil-gait[pml]"``).
 
 ``GeneralizedInterClassLoss(**settings)(embeddings [n, d], labels [n], indices_tuple=None)`` returns a scalar tensor,
 as every pml loss does; the embeddings are one part (p = 1) of :class:`gil.losses.GeneralizedInterClassLoss`, whose
@@ -29,6 +30,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+
+from gil.extras import require
+
+require("pytorch_metric_learning", "pml", "gil.integrations.pml")
+
 from pytorch_metric_learning.losses import BaseMetricLossFunction
 from pytorch_metric_learning.reducers import AvgNonZeroReducer, BaseReducer, MeanReducer, ThresholdReducer
 from pytorch_metric_learning.utils import loss_and_miner_utils as lmu

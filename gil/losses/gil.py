@@ -138,7 +138,7 @@ def inverse_norm(sq_norm: Tensor) -> Tensor:
 
 # --- 3. class centres and the adaptive inter-class margin ----------------------------------------
 def class_centres(x: Tensor, inv_norm: Tensor, index: PairIndex) -> Tensor:
-    """``μ_c = normalize(mean_{y_i=c} ê_i)``: ``x [p, n, c]``, ``inv_norm [p, n]`` (1/|x|) → ``[p, C, c]``.
+    """``μ_c = normalize(mean_{y_i=c} ê_i)``: ``x [p, n, c]``, ``inv_norm [p, n]`` (``1/|x|``) → ``[p, C, c]``.
 
     ``Σ_{y_i=c} x_i / |x_i|`` is one batched product with the ``[p, C, n]`` membership matrix
     scaled by ``1/|x_i|`` (ê itself is never formed); normalize(Σ) = normalize(mean). A class whose

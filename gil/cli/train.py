@@ -56,12 +56,15 @@ FORMATS = ("table", "csv", "json")
 
 def format_report(report: dict, fmt: str) -> str:
     """An ``eval.json`` dict as printed by ``gil train`` / ``gil eval``: a table (rank-1/5/10, mAP, mINP, probes
-    per group), CSV of the same, or JSON of the measures per group (``rank1``, ``rank5``, ``rank10``, ``mAP``,
-    ``mINP``, ``probes``; NaN as null)."""
+    per group; then rank-1 and mAP per probe view and what the protocol averages and leaves out), CSV of the group
+    table, or JSON of the measures per group (``rank1``, ``rank5``, ``rank10``, ``mAP``, ``mINP``, ``probes``; NaN as
+    null; full precision)."""
+    import textwrap
+
     from gil.evaluate import ProtocolResult
 
     result = ProtocolResult.from_dict(report)
-    table = result.table()
+    table = result.table(decimals=None)
     if fmt == "json":
         names = {col: col.split(" ")[0].replace("-", "") for col in table.columns}  # "rank-5 (%)" -> "rank5"
         measures = {
@@ -73,9 +76,14 @@ def format_report(report: dict, fmt: str) -> str:
         return json.dumps({"protocol": result.protocol, "metric": result.metric, **measures}, indent=2)
     if fmt == "csv":
         return table.to_csv(float_format="%.2f").rstrip()
-    return f"{report['protocol']} ({report['metric']}, {report['num_gallery']} gallery sequences)\n" + table.to_string(
-        float_format=lambda v: f"{v:.2f}"
-    )
+    two_decimals = "{:.2f}".format
+    text = f"{report['protocol']} ({report['metric']}, {report['num_gallery']} gallery sequences)\n"
+    text += table.to_string(float_format=two_decimals)
+    per_view = result.per_view(decimals=None)
+    if not per_view.empty:
+        text += "\n\nper probe view (%):\n" + per_view.to_string(float_format=two_decimals)
+    note = result.protocol_note()
+    return text + ("\n\n" + textwrap.fill(note, width=100, break_on_hyphens=False) if note else "")
 
 
 def _add_format_argument(parser: argparse.ArgumentParser) -> None:

@@ -66,9 +66,10 @@ class ProtocolResult:
             "num_dropped": dict(self.num_dropped),
         }
 
-    def table(self) -> pd.DataFrame:
+    def table(self, decimals: int | None = 2) -> pd.DataFrame:
         """One row per probe group: ``rank-1 (%)``, ``rank-5 (%)``, ``rank-10 (%)``, ``mAP (%)``, ``mINP (%)``
-        (NaN where not computed) and ``probes`` — what ``gil eval`` prints."""
+        (NaN where not computed) and ``probes`` — what ``gil eval`` prints. Percentages rounded to ``decimals``
+        for reading (``None``: full precision, as :meth:`to_dict` and ``eval.json`` keep them)."""
         ranks = sorted(set(self.cmc_summary) | {1})
         rows = {
             group: {
@@ -81,7 +82,51 @@ class ProtocolResult:
         }
         frame = pd.DataFrame.from_dict(rows, orient="index")
         frame.index.name = "probe"
-        return frame
+        return frame if decimals is None else frame.round(decimals)
+
+    def per_view(self, decimals: int | None = 2) -> pd.DataFrame:
+        """One row per probe view: ``rank-1 <group>`` per probe group, then ``mAP <group>`` when computed (percent,
+        rounded to ``decimals``; ``None``: full precision) — :attr:`rank1_per_view` and :attr:`map_per_view` side by
+        side, averaged as :meth:`protocol_note` says. Empty for a protocol without views (``probe_gallery``)."""
+        if self.rank1_per_view.empty:
+            return pd.DataFrame()
+        frames = [self.rank1_per_view.add_prefix("rank-1 ")]
+        if not self.map_per_view.empty:
+            frames.append(self.map_per_view.add_prefix("mAP "))
+        frame = pd.concat(frames, axis=1)
+        frame.index.name, frame.columns.name = "probe view", None
+        return frame if decimals is None else frame.round(decimals)
+
+    def protocol_note(self) -> str:
+        """What the protocol averages and what it leaves out, in a sentence or two (printed under ``gil eval``'s
+        tables); empty for a protocol this module does not know."""
+        if self.protocol in ("casia_b", "oumvlp"):
+            views = len(next(iter(self.rank1.values())).columns) if self.rank1 else len(self.rank1_per_view)
+            note = (
+                "Single-view gallery: each probe is matched against the gallery sequences of one view at a time, and "
+                "pairs of identical probe and gallery views are excluded: a probe view's figure is the mean over the "
+                f"{views - 1} other gallery views, a group's the mean over its probe views."
+            )
+            if self.drop_probes_without_gallery:
+                dropped = sum(self.num_dropped.values())
+                left_out = f"left out ({dropped} pairs)"
+                return f"{note} Probe x gallery-view pairs whose subject has no sequence in that view are {left_out}."
+            if self.protocol == "oumvlp":
+                return f"{note} A probe whose subject has no sequence in a gallery view counts as a miss there."
+            return note
+        if self.protocol.endswith("_cross_view"):
+            return (
+                "Cross-view gallery: each probe is ranked against the whole gallery (every view) less the sequences "
+                "of its own subject in its own view; a probe view's rank-1 counts every probe of that view (one "
+                "without a match is a miss), a group's is the mean over its probe views."
+            )
+        if self.protocol == "probe_gallery":
+            dropped = sum(self.num_dropped.values())
+            return (
+                "Probe/gallery: each probe is ranked against the whole gallery; probes whose identity has no gallery "
+                f"sequence are left out of every measure ({dropped} left out)."
+            )
+        return ""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProtocolResult:

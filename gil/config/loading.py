@@ -21,11 +21,12 @@ from typing import Any
 
 import yaml
 
-from gil.config.schema import LossConfig, RunConfig
+from gil.config.schema import LossConfig, ModelConfig, RunConfig
 from gil.files import resource, write_atomic
 from gil.losses.registry import TERMS, LossTerm
 
 CONFIG_DIR = resource("configs")
+_MODEL_DEFAULT = next(f.default for f in dataclasses.fields(ModelConfig) if f.name == "name")  # a YAML without one
 
 
 def _check(value: Any, annotation: Any, key: str) -> Any:
@@ -197,8 +198,27 @@ def from_dict(values: Mapping[str, Any], overrides: Mapping[str, Any] | None = N
     """
     overrides = dict(overrides or {})
     _check_term_overrides(values, overrides)
-    merged = _merge(dict(values), _dotted_to_nested(overrides))
+    nested = _dotted_to_nested(overrides)
+    merged = _merge(dict(values), {**nested, **_name_following_model(values, nested)})
     return _build(RunConfig, merged)
+
+
+def _name_following_model(values: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"name": …}`` with the overridden model's name in place of the config's own, when ``overrides`` (nested)
+    change ``model.name`` and not ``name`` and the name holds the old model's as a word: ``tiny-gaitgl-triplet`` with
+    ``model.name=gaitbase`` is ``tiny-gaitbase-triplet``, so its run folder (``runs/<name>-<fingerprint>``) is labelled
+    by the model it trains. Else ``{}``. The fingerprint leaves ``name`` out: no fingerprint changes."""
+    model = overrides.get("model")
+    new = model.get("name") if isinstance(model, Mapping) else None
+    name = values.get("name")
+    if "name" in overrides or not isinstance(new, str) or not isinstance(name, str):
+        return {}
+    section = values.get("model")
+    old = section.get("name", _MODEL_DEFAULT) if isinstance(section, Mapping) else _MODEL_DEFAULT
+    if not isinstance(old, str) or old.lower() == new.lower():
+        return {}
+    renamed = re.sub(rf"(?<![A-Za-z0-9]){re.escape(old)}(?![A-Za-z0-9])", new, name, flags=re.IGNORECASE)
+    return {"name": renamed} if renamed != name else {}
 
 
 def bundled_configs() -> list[str]:

@@ -10,4 +10,21 @@ run cache and parameters, the study, the calibration, the toy problem, the paper
 nothing in the library imports it.
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
+
+DISTRIBUTIONS = ("gil-gait", "gil")  # the distribution's name, then its name before the rename
+
+
+def __getattr__(name: str) -> str:
+    """``gil.__version__``: the installed distribution's version (``importlib.metadata``, read when asked: importing
+    gil stays cheap), ``"unknown"`` when neither name is installed (a bare copy of the sources on the path)."""
+    if name != "__version__":
+        raise AttributeError(f"module 'gil' has no attribute {name!r}")
+    from importlib import metadata
+
+    for distribution in DISTRIBUTIONS:
+        try:
+            return metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            continue
+    return "unknown"

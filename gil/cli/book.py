@@ -6,10 +6,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from gil.experiments.book import build
-
 
 def _run(args: argparse.Namespace) -> int:
+    from gil.experiments.book import build
+
     parameters: dict[str, Any] = {"data_root": str(Path(args.data).resolve()) if args.data else "data/syngait-small"}
     index = build(parameters, only=args.only, html=not args.no_html)
     print(f"book: {index}")

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 
 from gil.cli.study import add_cell_arguments, cell_overrides
-from gil.experiments.calibration import DEFAULT_SEEDS, MODELS, run_calibration, summarize
+from gil.experiments.catalog import CALIBRATION_MODELS as MODELS  # light: the parser imports no torch
 
 
 def _run(args: argparse.Namespace) -> int:
+    from gil.experiments.calibration import DEFAULT_SEEDS, run_calibration, summarize
+
     frame = run_calibration(
         args.out,
         args.model or list(MODELS),

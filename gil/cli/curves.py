@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 
 from gil.cli.study import add_cell_arguments, cell_overrides
-from gil.experiments.curves import CURVE_SEEDS, CURVE_STEPS, CURVE_VARIANTS, SNAPSHOT_EVERY, gap_by_step, run_curves
-from gil.experiments.params import BACKBONES
-from gil.experiments.study import VARIANTS
+from gil.experiments.catalog import BACKBONES, CURVE_STEPS, SNAPSHOT_EVERY, VARIANTS  # light: no torch
 
 
 def _run(args: argparse.Namespace) -> int:
+    from gil.experiments.curves import CURVE_SEEDS, CURVE_VARIANTS, gap_by_step, run_curves
+
     frame = run_curves(
         args.out,
         args.variant or list(CURVE_VARIANTS),

@@ -33,7 +33,7 @@ def _info(args: argparse.Namespace) -> int:
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     """Register ``gil data`` and its sub-commands on the top-level parser."""
-    from gil.data.syngait import PRESETS
+    from gil.data.presets import PRESETS  # not gil.data.syngait: the parser imports no numpy
 
     parser = commands.add_parser("data", help="generate, convert or inspect gait data")
     parser.set_defaults(func=lambda args: parser.print_help())

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 
 from gil.cli.study import add_cell_arguments, cell_overrides
-from gil.experiments.selection import BACKBONES, CANDIDATES, SEEDS, VALIDATION_ROOT, run_selection, verdict
+from gil.experiments.catalog import CANDIDATES, VALIDATION_ROOT  # light: the parser imports no torch
+from gil.experiments.catalog import SELECTION_BACKBONES as BACKBONES
 
 
 def _run(args: argparse.Namespace) -> int:
+    from gil.experiments.selection import SEEDS, run_selection, verdict
+
     frame = run_selection(
         args.out,
         args.backbone or list(BACKBONES),

@@ -7,9 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from gil.config import parse_overrides
-from gil.experiments.params import BACKBONES
-from gil.experiments.study import BASE_CONFIG, DEFAULT_SEEDS, VARIANTS, compare_rows, load_study, run_study
+from gil.experiments.catalog import BACKBONES, BASE_CONFIG, VARIANTS  # light: the parser imports no torch
 
 
 def add_cell_arguments(parser: argparse.ArgumentParser, written: str, base_help: str) -> None:
@@ -29,6 +27,8 @@ def add_cell_arguments(parser: argparse.ArgumentParser, written: str, base_help:
 
 def cell_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """``--set`` pairs with ``--data`` as ``data.root`` (absolute: from the current directory)."""
+    from gil.config import parse_overrides
+
     overrides = parse_overrides(args.overrides)
     if args.data:
         overrides["data.root"] = str(Path(args.data).resolve())
@@ -36,6 +36,8 @@ def cell_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from gil.experiments.study import DEFAULT_SEEDS, compare_rows, load_study, run_study
+
     variants = args.variant or list(VARIANTS)
     seeds = args.seed if args.seed is not None else list(DEFAULT_SEEDS)
     command = "gil " + " ".join(args.argv)

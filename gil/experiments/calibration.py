@@ -32,13 +32,12 @@ from gil.data.transforms import prepare
 from gil.evaluate import casia_b
 from gil.evaluate.result import ProtocolResult
 from gil.experiments import study
+from gil.experiments.catalog import CALIBRATION_MODELS as MODELS
+from gil.experiments.catalog import CUES, TRAINED_MODELS  # the names the CLI offers, defined there
 from gil.experiments.provenance import machine
 from gil.files import write_atomic
 
 CALIBRATION_COLUMNS = ["model", "seed", "condition", "view", "rank1"]
-TRAINED_MODELS = ("sequence", "single_frame")
-CUES = ("cue_area", "cue_width", "cue_gei")
-MODELS = TRAINED_MODELS + CUES
 DEFAULT_SEEDS = (0, 1, 2)
 
 

@@ -23,12 +23,11 @@ from gil.config import RunConfig, resolve_path
 from gil.device import pick_device
 from gil.evaluate.run import evaluate_model
 from gil.experiments import study
+from gil.experiments.catalog import CURVE_STEPS, SNAPSHOT_EVERY  # the names the CLI offers, defined there
 from gil.experiments.cells import merge_entry, merge_rows, read_header, shown_overrides
 from gil.experiments.provenance import machine
 from gil.run_folder import SNAPSHOT_PATTERN, RunFolder, model_from_checkpoint
 
-CURVE_STEPS = 900
-SNAPSHOT_EVERY = 100
 CURVE_VARIANTS = ("triplet", "gil_margin", "gil_softmax")
 CURVE_SEEDS = (0, 1, 2)
 CURVE_COLUMNS = ["backbone", "variant", "seed", "step", "condition", "rank1", "map"]

@@ -18,9 +18,9 @@ from gil.config import RunConfig, bundled_configs, resolve_path
 from gil.data.opengait import GaitDataset
 from gil.data.partitions import NAMES, Partition, infer_partition, load_partition
 from gil.experiments import runs
+from gil.experiments.catalog import BACKBONES  # the names the CLI offers, defined there
 from gil.experiments.project import checkout, is_checkout
 
-BACKBONES = ("gaitset", "gaitpart", "gaitgl", "gaitbase")
 LOSSES = ("triplet", "gil_margin", "gil_softmax", "gil_margin_first")  # the last: λ_u = 0.1, the first reconstruction
 # a twin's preset -> the config family that trains on it (casia-b-sized twins and real data use `small`)
 CONFIG_FAMILY = {"tiny": "tiny", "small": "small", "casia-b": "small"}

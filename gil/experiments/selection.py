@@ -47,21 +47,13 @@ from gil.config import RunConfig, resolve_path
 from gil.device import pick_device
 from gil.evaluate.run import evaluate_model
 from gil.experiments import study
+from gil.experiments.catalog import CANDIDATES, VALIDATION_ROOT  # the names the CLI offers, defined there
+from gil.experiments.catalog import SELECTION_BACKBONES as BACKBONES
 from gil.experiments.cells import merge_entry, merge_rows, read_header, shown_overrides
 from gil.experiments.provenance import machine
 from gil.run_folder import load_trained_model
 
 VALIDATION_SEED = 1
-VALIDATION_ROOT = "data/syngait-small-val"
-BACKBONES = ("gaitset", "gaitpart", "gaitgl")
-_FIRST = study.VARIANTS["gil_margin_first"].config
-CANDIDATES: dict[str, study.LossOf] = {
-    "triplet": study.VARIANTS["triplet"],
-    "first": study.VARIANTS["gil_margin_first"],
-    "lambda_0.01": study.LossOf(_FIRST, {"loss.terms.gil.uniformity_weight": 0.01}),
-    "norm_scaled": study.LossOf(_FIRST, {"loss.terms.gil.uniformity_scale": "norm"}),
-    "sphere": study.LossOf(_FIRST, {"loss.terms.gil.metric_space": "sphere"}),
-}
 SEEDS = (0, 1, 2)
 COLLAPSE_RATIO = 3.0
 SELECTION_COLUMNS = ["backbone", "candidate", "seed", "condition", "rank1", "map", "mean_norm"]

@@ -15,8 +15,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,44 +23,13 @@ import numpy as np
 import pandas as pd
 
 from gil import config as config_lib
-from gil.config import LossConfig, RunConfig, resolve_path
+from gil.config import RunConfig, resolve_path
 from gil.experiments import provenance as provenance_lib
+from gil.experiments.catalog import BASE_CONFIG, VARIANTS, LossOf  # the names the CLI offers, defined there
 from gil.experiments.cells import read_header, shown_overrides
 from gil.files import write_atomic
 
-BASE_CONFIG = "embedded/small_triplet"
 BASELINE = "triplet"
-
-
-@dataclass(frozen=True)
-class LossOf:
-    """A variant's loss: the ``loss`` section of a bundled config, with ``overrides`` of its terms (dotted keys under
-    ``loss.``) — read from the YAML, never copied, so a variant and its config cannot drift apart."""
-
-    config: str
-    overrides: Mapping[str, Any] = field(default_factory=dict)
-
-    def loss(self) -> LossConfig:
-        outside = [key for key in self.overrides if not key.startswith("loss.")]
-        if outside:
-            raise ValueError(f"a variant's loss overrides keys under 'loss.' only, got {outside[0]!r}")
-        return config_lib.load(self.config, dict(self.overrides)).loss
-
-
-_FIRST = "embedded/small_gil_margin_first"  # the first reconstruction: λ_u = 0.1, which collapses GaitSet and GaitPart
-VARIANTS: dict[str, LossOf] = {
-    "triplet": LossOf("embedded/small_triplet"),
-    "gil_margin": LossOf("embedded/small_gil_margin"),  # λ_u 0.01, chosen on validation identities (selection.py)
-    "gil_softmax": LossOf("embedded/small_gil_softmax"),
-    "gil_margin_first": LossOf(_FIRST),
-    # the first reconstruction's ablations: one term off at a time (λ_u = 0 is the same for both reconstructions)
-    "gil_margin_first-no_pair_weights": LossOf(_FIRST, {"loss.terms.gil.pair_weight": "none"}),
-    "gil_margin_first-fixed_margin": LossOf(_FIRST, {"loss.terms.gil.margin": "fixed"}),
-    "gil_margin-no_uniformity": LossOf("embedded/small_gil_margin", {"loss.terms.gil.uniformity_weight": 0.0}),
-    # the authors' recipes on the study's budget; the PR one needs a backbone with BNNeck logits (GaitGL, GaitBase)
-    "authors_triplet": LossOf("casia-b/gaitgl_authors"),
-    "authors_pr": LossOf("casia-b/gaitgl_authors_pr"),
-}
 # variant names before the margin form's default λ_u changed from 0.1 to 0.01, as older files (results/gpu) spell them
 RENAMED = {
     "gil_margin": "gil_margin_first",

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import hashlib
 import json
 import os
 import shutil
@@ -327,6 +328,73 @@ def load_weights(model: nn.Module, weights: Mapping[str, torch.Tensor], config: 
     return model
 
 
+def initial_weights_file(path: str | Path) -> Path:
+    """The file ``model.init_from`` names: a run folder's ``checkpoints/last.pt``, or the file itself (a gil or
+    OpenGait checkpoint); an error naming ``model.init_from`` when there is none."""
+    path = resolve_path(path)
+    if path.is_dir():
+        path = RunFolder(path).checkpoint
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"model.init_from: {path} does not exist; expected a gil run folder, a gil checkpoint or an OpenGait one"
+        )
+    return path
+
+
+_IDENTITIES: dict[tuple[str, int, int], str] = {}
+
+
+def _gil_checkpoint_or_none(file: Path, mmap: bool = False) -> Mapping[str, Any] | None:
+    """``file`` loaded when it is a gil checkpoint (a dict with ``model`` and ``fingerprint``), else None (an
+    OpenGait checkpoint holds objects that ``weights_only`` refuses, or other keys)."""
+    try:
+        state = read_checkpoint(file, mmap=mmap)
+    except ValueError:
+        return None
+    return state if isinstance(state, Mapping) and "model" in state and "fingerprint" in state else None
+
+
+def weights_identity(path: str | Path) -> str:
+    """What a run started from ``path``'s weights (``model.init_from``) counts by in its fingerprint: a gil
+    checkpoint by the fingerprint and step of the run that wrote it (``gil:<fingerprint>@<step>``), any other file by
+    its contents (``sha256:<hex>``), wherever it lies."""
+    file = initial_weights_file(path)
+    stat = file.stat()
+    key = (str(file), stat.st_size, stat.st_mtime_ns)
+    if key not in _IDENTITIES:
+        state = _gil_checkpoint_or_none(file, mmap=True)
+        if state is not None and "step" in state:
+            _IDENTITIES[key] = f"gil:{state['fingerprint']}@{int(state['step'])}"
+        else:
+            digest = hashlib.sha256()
+            with open(file, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+            _IDENTITIES[key] = f"sha256:{digest.hexdigest()[:16]}"
+    return _IDENTITIES[key]
+
+
+def load_initial_weights(model: nn.Module, config: RunConfig) -> dict[str, Any]:
+    """Load ``config.model.init_from``'s weights into ``model`` (a fresh run's starting point) and return what the
+    run records of them: ``{"path", "format", "identity", "step"}``. A gil checkpoint must fit the model exactly
+    (classifier included); an OpenGait one is mapped as ``gil eval --opengait`` maps it, every key checked."""
+    from gil.models import load_opengait_checkpoint
+
+    file = initial_weights_file(config.model.init_from)
+    state = _gil_checkpoint_or_none(file)
+    record = {"path": str(file), "identity": weights_identity(file)}
+    if state is not None:
+        weights, _ = _weights_of(state, file)
+        load_weights(model, weights, config, file)
+        return {**record, "format": "gil", "step": int(state.get("step", -1))}
+    try:
+        report = load_opengait_checkpoint(file, model)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"model.init_from: {file} is neither a gil checkpoint nor an OpenGait one that fits "
+                         f"model.name={config.model.name} ({err})") from err  # fmt: skip
+    return {**record, "format": "opengait", "step": getattr(report, "iteration", None)}
+
+
 def model_from_checkpoint(config: RunConfig, path: str | Path, num_classes: int | None = None) -> nn.Module:
     """``config``'s model with the weights of the gil checkpoint at ``path`` (on the CPU, in train mode). The
     classifier size: ``num_classes``, else the checkpoint's, else the training partition's identities."""
@@ -395,6 +463,9 @@ __all__ = [
     "TENSORBOARD",
     "RunFolder",
     "RunFolderLocked",
+    "initial_weights_file",
+    "load_initial_weights",
+    "weights_identity",
     "claim",
     "checkpoint_record",
     "checkpoint_weights",

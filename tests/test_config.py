@@ -60,7 +60,8 @@ def test_round_trip_through_yaml(tmp_path):
 
 
 def test_overrides_parse_yaml_scalars():
-    overrides = config_lib.parse_overrides(["trainer.steps=20", "model.name=gaitset", "data.resolution=[32, 22]"])
+    overrides = ["trainer.steps=20", "model.name=gaitset", "data.resolution=[32, 22]", "schedule.milestones=[10]"]
+    overrides = config_lib.parse_overrides(overrides)
     config = config_lib.from_dict({}, overrides)
     assert config.trainer.steps == 20
     assert config.model.name == "gaitset"

@@ -29,9 +29,11 @@ def _fields() -> list[tuple[str, object]]:
 
 
 FIELDS = _fields()
-NUMBERS = [(key, hint) for key, hint in FIELDS if hint in (int, float, float | None)]
+NUMBERS = [(key, hint) for key, hint in FIELDS if hint in (int, float, float | None, int | None)]
 # a negative number is a setting nowhere, except where a field has no numeric meaning of sign (none today)
-CASES = [(key, "wrong type", 3 if hint is str else "abc") for key, hint in FIELDS if hint is not typing.Any]
+CASES = [
+    (key, "wrong type", 3 if hint in (str, str | None) else "abc") for key, hint in FIELDS if hint is not typing.Any
+]
 CASES += [(key, "non-finite", float("inf")) for key, _ in NUMBERS] + [(key, "nan", float("nan")) for key, _ in NUMBERS]
 CASES += [(key, "negative", -1) for key, _ in NUMBERS] + [(key, "huge", 10**12) for key, _ in NUMBERS]
 CASES += [("data.resolution", "huge", [10**6, 22]), ("data.resolution", "negative", [-1, 22])]
@@ -41,7 +43,7 @@ CASES += [("schedule.milestones", "non-finite", [float("inf")])]
 
 def test_every_numeric_field_is_covered():
     assert {key for key, _, _ in CASES} >= {key for key, _ in NUMBERS}
-    assert len(NUMBERS) == 31  # every section's numbers (18) and every term's (13): a new one joins the cases
+    assert len(NUMBERS) == 32  # every section's numbers (19) and every term's (13): a new one joins the cases
 
 
 @pytest.mark.parametrize("key,kind,value", CASES, ids=[f"{key}-{kind}" for key, kind, _ in CASES])

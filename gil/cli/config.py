@@ -13,6 +13,7 @@ def _show(args: argparse.Namespace) -> int:
     config, changed = load_config(args)
     for line in changed:  # what the overrides changed, on stderr: stdout is exactly the run folder's config.yaml
         print(f"# override: {line}", file=sys.stderr)
+    print(f"# schedule: {config.resolved_schedule().describe(config.optim.lr)}", file=sys.stderr)
     sys.stdout.write(config_lib.dump(config, args.format))
     return 0
 

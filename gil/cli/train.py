@@ -44,8 +44,14 @@ def load_config(args: argparse.Namespace) -> tuple[RunConfig, list[str]]:
     from gil import config as config_lib
 
     overrides = config_lib.parse_overrides(args.overrides)
-    if args.data_root:
-        overrides["data.root"] = args.data_root
+    shortcuts = {"data_root": "data.root", "init_from": "model.init_from", "train_device": "trainer.device"}
+    for option, key in shortcuts.items():
+        value = getattr(args, option, None)
+        if value is not None:
+            if key in overrides and overrides[key] != value:
+                flag = "--" + option.replace("_", "-").replace("train-", "")
+                raise ValueError(f"{flag} {value} and --set {key}={overrides[key]} disagree; give one")
+            overrides[key] = value
     cwd = Path.cwd()  # CLI paths: from the current directory
     config = config_lib.load(args.config, overrides).resolved(cwd)
     return config, config_lib.changes(config_lib.load(args.config).resolved(cwd), config)
@@ -92,24 +98,37 @@ def _add_format_argument(parser: argparse.ArgumentParser) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     import os
+    import warnings
 
     from gil.evaluate.run import evaluate_run
     from gil.experiments.provenance import machine
     from gil.experiments.runs import run_dir_for
     from gil.metrics import batch_geometry
-    from gil.run_folder import writing
+    from gil.run_folder import RunFolder, finished_result, writing
     from gil.train import train
 
+    main = int(os.environ.get("RANK", "0")) == 0
+    if not main:  # torchrun's other ranks run the same code: rank 0 alone speaks (their errors still reach stderr)
+        logging.getLogger().setLevel(logging.ERROR)
+        warnings.simplefilter("ignore")
     config, changed = load_config(args)
     for line in changed:  # the start-of-run summary: every change the overrides made, removed terms included
         log.info("override: %s", line)
     run_dir = Path(args.run_dir).resolve() if args.run_dir else run_dir_for(config)
-    main = int(os.environ.get("RANK", "0")) == 0
     # one writer, from training to evaluation
     with writing(run_dir, config.data_root()) if main else contextlib.nullcontext():
-        train(config, run_dir, resume=not args.no_resume, batch_metrics=batch_geometry, provenance=machine)
-        print(f"run folder: {run_dir}")
-        if not args.no_eval and main:
+        # one process only: under torchrun every rank must enter train() together, so a finished run goes through it
+        alone = int(os.environ.get("WORLD_SIZE", "1")) == 1
+        stored = alone and not args.no_resume and not args.force and finished_result(run_dir, config)
+        if stored:  # the same command again: its finished, scored run is printed as it stands
+            log.info("%s: finished and evaluated earlier; its stored result follows (--force evaluates again)", run_dir)
+        else:
+            train(config, run_dir, resume=not args.no_resume, batch_metrics=batch_geometry, provenance=machine)
+        if main:
+            print(f"run folder: {run_dir}")
+        if stored and not args.no_eval:
+            print(format_report(json.loads(RunFolder(run_dir).eval_file.read_text()), args.format))
+        elif not args.no_eval and main:
             report = _printed_even_if_not_saved(lambda: evaluate_run(run_dir, device=config.trainer.device), args)
             print(format_report(report, args.format))
     return 0
@@ -216,6 +235,18 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint in the run folder")
     train.add_argument("--no-eval", action="store_true", help="skip the evaluation after training")
+    train.add_argument(
+        "--force", action="store_true", help="evaluate again a run that finished and was evaluated (default: print it)"
+    )
+    train.add_argument(
+        "--init-from",
+        metavar="RUN_OR_CHECKPOINT",
+        help="start from these weights (a gil run folder, a gil or OpenGait checkpoint) in a new run folder: "
+        "shortcut for --set model.init_from=PATH, recorded in the config and the fingerprint",
+    )
+    train.add_argument(
+        "--device", dest="train_device", help="shortcut for --set trainer.device=… (auto, cpu, cuda, cuda:N, mps)"
+    )
     _add_format_argument(train)
     train.set_defaults(func=_train)
 

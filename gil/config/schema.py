@@ -48,6 +48,7 @@ AT_MOST: dict[str, float] = {
     "optim.weight_decay": 1.0,
     "schedule.gamma": 10.0,
     "schedule.warmup_steps": 10**9,
+    "schedule.written_for_steps": 10**9,
     "trainer.steps": 10**9,
     "trainer.seed": 2**32 - 1,  # numpy's seeds
     "trainer.log_every": 10**9,
@@ -65,7 +66,7 @@ def _at_most(section: Any, name: str) -> None:
     for key, top in AT_MOST.items():
         if key.startswith(name + "."):
             value = getattr(section, key.split(".", 1)[1])
-            _expect(value <= top, key, f"at most {top:,}", value)
+            _expect(value is None or value <= top, key, f"at most {top:,}", value)
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,10 @@ class ModelConfig:
     name: str = "gaitgl"
     width: float = 1.0  # channel multiplier; 1.0 is OpenGait's architecture
     kwargs: dict[str, Any] = field(default_factory=dict)  # extra keyword arguments for the constructor
+    # the weights a new run starts from: a gil run folder (its checkpoints/last.pt), a gil checkpoint or an OpenGait
+    # one (`gil train --init-from`); the run's optimiser and schedule start afresh. The fingerprint counts the
+    # weights (their run's fingerprint and step, or the file's hash), not the path
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         from gil.models import MODELS
@@ -115,6 +120,8 @@ class ModelConfig:
         _one_of(self.name, sorted(MODELS), "model.name")
         _expect(self.width > 0, "model.width", "a number > 0", self.width)
         _at_most(self, "model")
+        _expect(self.init_from is None or bool(str(self.init_from).strip()), "model.init_from",
+                "a run folder or checkpoint path, or null", self.init_from)  # fmt: skip
         if self.kwargs:  # the constructor checks its own keywords: build it once, small, to hear what it says
             from gil.models import build_model
 
@@ -161,15 +168,24 @@ class OptimConfig:
 
 @dataclass(frozen=True)
 class ScheduleConfig:
+    """The learning-rate schedule. ``milestones`` and ``warmup_steps`` are steps of a run of ``written_for_steps``
+    steps: a run of ``trainer.steps`` steps scales them by ``trainer.steps / written_for_steps`` (rounded), so the
+    rate drops at the same point of any run (:meth:`RunConfig.resolved_schedule`). ``written_for_steps: null``
+    keeps them absolute (OpenGait's iterations); they must then fall inside the run."""
+
     name: str = "multistep"  # multistep | cosine | constant
     milestones: tuple[int, ...] = (70_000,)
     gamma: float = 0.1
     warmup_steps: int = 0  # linear warm-up before the main schedule
+    written_for_steps: int | None = None  # the run length milestones and warm-up are written for; None: absolute
 
     def __post_init__(self) -> None:
         _one_of(self.name, SCHEDULES, "schedule.name")
         _expect(self.gamma > 0, "schedule.gamma", "a number > 0", self.gamma)
         _expect(self.warmup_steps >= 0, "schedule.warmup_steps", "an integer >= 0", self.warmup_steps)
+        if self.written_for_steps is not None:
+            _expect(self.written_for_steps >= 1, "schedule.written_for_steps", "an integer >= 1 or null",
+                    self.written_for_steps)  # fmt: skip
         _at_most(self, "schedule")
         top = AT_MOST["trainer.steps"]
         within = all(m <= top for m in self.milestones)
@@ -181,6 +197,35 @@ class ScheduleConfig:
             f"increasing steps after the warm-up (> schedule.warmup_steps = {self.warmup_steps})",
             list(self.milestones),
         )
+
+
+@dataclass(frozen=True)
+class ResolvedSchedule:
+    """The schedule a run of ``steps`` steps follows: warm-up and milestones in that run's steps."""
+
+    name: str
+    steps: int
+    warmup_steps: int
+    milestones: tuple[int, ...]
+    gamma: float
+    scale: float | None  # trainer.steps / schedule.written_for_steps; None: written in absolute steps
+
+    def describe(self, lr: float) -> str:
+        """One line: ``multistep, lr 0.1, ×0.1 at step 38 of 50 (the config's 3 of 4 steps, scaled ×12.5)``."""
+        parts = [f"{self.name}, lr {lr:g}"]
+        if self.warmup_steps:
+            parts.append(f"linear warm-up over {self.warmup_steps:,} steps")
+        if self.name == "multistep":
+            at = ", ".join(f"{m:,}" for m in self.milestones) or "no step"
+            parts.append(f"×{self.gamma:g} at step {at} of {self.steps:,}")
+        elif self.name == "cosine":
+            parts.append(f"cosine decay to 0 at step {self.steps:,}")
+        line = ", ".join(parts)
+        if self.scale is None:
+            return f"{line} (absolute steps)"
+        if self.scale != 1:
+            return f"{line} (the config's steps scaled ×{self.scale:g} to this run's length)"
+        return line
 
 
 @dataclass(frozen=True)
@@ -199,6 +244,11 @@ class TrainerConfig:
     # a step whose loss or gradients are not finite: "stop" (raise, naming the step and the tensor; the last
     # checkpoint stays the last good one) or "skip" (no update, counted as nonfinite_skipped, as AMP's scaler does)
     nonfinite: str = "stop"
+    # under torchrun: BatchNorm statistics of the global batch (every rank's share), as one process would compute
+    # them, not of each rank's share (torch.nn.SyncBatchNorm; OpenGait's sync_BN). Needs CUDA: under torchrun on CPU
+    # it is refused naming this key (torch's SyncBatchNorm runs on GPU tensors only); in a single process it changes
+    # nothing (its BatchNorm already sees the whole batch), which is logged. Counts in the fingerprint only when true
+    sync_bn: bool = False
 
     def __post_init__(self) -> None:
         for name in ("steps", "log_every", "checkpoint_every"):
@@ -256,6 +306,16 @@ class RunConfig:
             for key in ("gallery_types", "exclude_same_view"):
                 value = getattr(self.eval, key)
                 _expect(not value, f"eval.{key}", "its default unless data.protocol=probe-gallery", value)
+        if self.schedule.written_for_steps is None:  # absolute steps: they must fall inside the run
+            multistep = self.schedule.name == "multistep"
+            late = [m for m in self.schedule.milestones if m >= self.trainer.steps] if multistep else []
+            _expect(
+                not late and self.schedule.warmup_steps < self.trainer.steps,
+                "schedule.milestones" if late else "schedule.warmup_steps",
+                f"steps before the end of the run (trainer.steps = {self.trainer.steps:,}; with "
+                "schedule.written_for_steps set they scale with the run instead)",
+                list(self.schedule.milestones) if late else self.schedule.warmup_steps,
+            )
         _expect(
             not (generic and self.eval.gallery != "single-view"),
             "eval.gallery",
@@ -265,6 +325,17 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(dataclasses.asdict(self))
+
+    def resolved_schedule(self) -> ResolvedSchedule:
+        """Warm-up and milestones in this run's steps: scaled by ``trainer.steps / schedule.written_for_steps``
+        (rounded to the nearest step), or as written when ``written_for_steps`` is null."""
+        s, steps = self.schedule, self.trainer.steps
+        if s.written_for_steps is None:
+            return ResolvedSchedule(s.name, steps, s.warmup_steps, s.milestones, s.gamma, None)
+        scale = steps / s.written_for_steps
+        warmup = round(s.warmup_steps * scale)
+        milestones = tuple(max(warmup + 1, round(m * scale)) for m in s.milestones)
+        return ResolvedSchedule(s.name, steps, warmup, milestones, s.gamma, scale)
 
     def fingerprint(self) -> str:
         """Short hash of everything that changes the trained weights (not logging, workers or the device).
@@ -286,9 +357,20 @@ class RunConfig:
             content["data"]["partition_contents"] = split
         for key in ("log_every", "checkpoint_every", "snapshot_every", "threads", "device", "nonfinite"):
             content["trainer"].pop(key)
+        if self.model.init_from is None:  # a later key: counts only when set, so older run folders keep their names
+            content["model"].pop("init_from")
+        else:
+            from gil.run_folder import weights_identity
+
+            content["model"]["init_from"] = weights_identity(self.model.init_from)
+        schedule = self.resolved_schedule()  # the steps the run follows, however the config writes them
+        content["schedule"].update(milestones=list(schedule.milestones), warmup_steps=schedule.warmup_steps)
+        content["schedule"].pop("written_for_steps")
         for key, default in _LATER_EVAL_KEYS.items():  # count only when set: older run folders keep their names
             if content["eval"][key] == default:
                 content["eval"].pop(key)
+        if not content["trainer"]["sync_bn"]:  # a later key too: counts only when set
+            content["trainer"].pop("sync_bn")
         content.pop("name")
         content["loss"]["terms"] = {name: _fingerprinted(name, term) for name, term in content["loss"]["terms"].items()}
         blob = json.dumps(content, sort_keys=True).encode()
@@ -299,7 +381,7 @@ class RunConfig:
         return resolve_path(self.data.root)
 
     def resolved(self, base: str | Path) -> RunConfig:
-        """This config with ``data.root`` and a partition file path made absolute against ``base``.
+        """This config with ``data.root``, a partition file path and ``model.init_from`` made absolute against ``base``.
 
         Partition names (``dataset``, ``casia-b-lt``, ``oumvlp`` …) stay as they are.
         """
@@ -308,11 +390,14 @@ class RunConfig:
         data = {"root": str(resolve_path(self.data.root, base))}
         if self.data.partition != "dataset" and self.data.partition not in NAMES:
             data["partition"] = str(resolve_path(self.data.partition, base))
-        return dataclasses.replace(self, data=dataclasses.replace(self.data, **data))
+        model = self.model
+        if model.init_from is not None:
+            model = dataclasses.replace(model, init_from=str(resolve_path(model.init_from, base)))
+        return dataclasses.replace(self, data=dataclasses.replace(self.data, **data), model=model)
 
 
 _LATER_EVAL_KEYS = {"gallery": "single-view", "probe_types": [], "gallery_types": [], "exclude_same_view": False}
-# A loss term counts in the fingerprint as the bundled YAML files wrote it before the terms were typed (issue #26), so
+# A loss term counts in the fingerprint as the bundled YAML files wrote it before the terms were typed, so
 # run folders and the committed study cells keep their names: GIL's settings below are left out at these values (the
 # values of that time, written here on purpose rather than read from GILConfig: should a default ever change, the
 # fingerprint changes with it), and the authors' InfoLoss has no pair weights or margin to record.

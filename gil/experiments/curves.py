@@ -43,14 +43,13 @@ def curve_config(
     snapshot_every: int = SNAPSHOT_EVERY,
 ) -> RunConfig:
     """A study cell trained ``steps`` steps, milestones scaled from the base's budget, snapshots every
-    ``snapshot_every``."""
+    ``snapshot_every``. A base whose schedule is written in absolute steps is scaled from its own ``trainer.steps``."""
     config = study.variant_config(variant, seed, base, overrides, backbone)
-    factor = steps / config.trainer.steps
     values = config.to_dict()
     values["name"] = values["name"].replace("study-", "curve-", 1)
+    if values["schedule"]["written_for_steps"] is None:
+        values["schedule"]["written_for_steps"] = config.trainer.steps
     values["trainer"].update(steps=int(steps), snapshot_every=int(snapshot_every))
-    values["schedule"]["milestones"] = [round(m * factor) for m in values["schedule"]["milestones"]]
-    values["schedule"]["warmup_steps"] = round(values["schedule"]["warmup_steps"] * factor)
     return config_lib.from_dict(values)
 
 

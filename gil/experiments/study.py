@@ -27,6 +27,7 @@ from gil.config import RunConfig, resolve_path
 from gil.experiments import provenance as provenance_lib
 from gil.experiments.catalog import BASE_CONFIG, VARIANTS, LossOf  # the names the CLI offers, defined there
 from gil.experiments.cells import read_header, shown_overrides
+from gil.extras import require
 from gil.files import write_atomic
 
 BASELINE = "triplet"
@@ -192,7 +193,7 @@ def run_study(
 
 def t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
     """Mean and two-sided Student-t interval of ``values`` (NaN bounds for fewer than 2 values)."""
-    from scipy import stats
+    stats = require("scipy.stats", "study", "the study's intervals")
 
     values = np.asarray(values, dtype=float)
     mean = float(values.mean())

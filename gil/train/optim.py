@@ -21,7 +21,9 @@ def build_optimizer(config: RunConfig, params: Any) -> torch.optim.Optimizer:
 
 
 def build_scheduler(config: RunConfig, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
-    s, steps = config.schedule, config.trainer.steps
+    """torch's scheduler for :meth:`RunConfig.resolved_schedule` (milestones and warm-up in this run's steps)."""
+    s = config.resolved_schedule()
+    steps = s.steps
     sched = torch.optim.lr_scheduler
     warmup = s.warmup_steps
     if s.name == "multistep":

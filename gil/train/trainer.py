@@ -1,7 +1,8 @@
 """The trainer: one run = one folder (``config.yaml``, ``provenance.json``, ``checkpoints/``, ``metrics.csv``,
 ``tb/``).
 
-Works as a plain process (CPU, CUDA or MPS) and under ``torchrun`` (DDP; NCCL on GPUs, gloo on CPU).
+Works as a plain process (CPU, CUDA or MPS) and under ``torchrun`` (DDP; NCCL on GPUs, gloo on CPU; rank 0
+alone logs and writes, the other ranks read the checkpoint it wrote).
 Batches come from the rank-sharded P×K sampler, whose batch ``b`` depends only on ``(seed, b)``, so a
 resumed run sees exactly the batches an uninterrupted one would; with the RNG states restored from the
 checkpoint, CPU training resumes bit-identically. Everything that can be checked is checked before the
@@ -11,6 +12,7 @@ folder is made, and a run that fails before its first checkpoint leaves no folde
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import random
@@ -30,7 +32,16 @@ from gil.config import RunConfig, resolve_path, save
 from gil.data.loader import build_train_loader
 from gil.data.opengait import GaitDataset
 from gil.losses import describe_terms
-from gil.run_folder import TENSORBOARD, RunFolder, claim, locked, model_from_config, partition_of, read_checkpoint
+from gil.run_folder import (
+    TENSORBOARD,
+    RunFolder,
+    claim,
+    load_initial_weights,
+    locked,
+    model_from_config,
+    partition_of,
+    read_checkpoint,
+)
 from gil.train import checkpoint, environment
 from gil.train.optim import build_optimizer, build_scheduler
 from gil.train.records import MetricsLogger, session_record, write_provenance
@@ -99,6 +110,8 @@ class Trainer:
         check_batch(config, self.dataset)
         self.num_classes = len(self.dataset.subjects)
         self.model = model_from_config(config, self.num_classes).to(self.env.device)
+        # model.init_from: the starting weights (a resumed run then loads its own checkpoint over them)
+        self.initial_weights = load_initial_weights(self.model, config) if config.model.init_from else None
         self.loss = config.loss.build().to(self.env.device)
         self.optimizer = build_optimizer(
             config, [p for p in self.model.parameters() if p.requires_grad] + list(self.loss.parameters())
@@ -110,13 +123,12 @@ class Trainer:
         self.step = 0
         self.skipped = 0  # steps without an update because the loss or a gradient was not finite (nonfinite=skip)
         self.forward_model: nn.Module = self.model
+        if config.trainer.sync_bn:  # the same parameters and buffers: the optimiser built above keeps them
+            self.model = environment.sync_batchnorm(self.model, self.env)
         if self.env.world_size > 1:
-            ids = [self.env.device.index] if self.env.device.type == "cuda" else None
-            # without a classification term the classifier head gets no gradient
-            unused = "ce" not in config.loss.terms
-            self.forward_model = nn.parallel.DistributedDataParallel(
-                self.model, device_ids=ids, find_unused_parameters=unused
-            )
+            read = {term.input_key for term in self.loss.terms.values()}
+            clip = torch.zeros(1, config.data.frames, *config.data.resolution, device=self.env.device)  # [n, s, h, w]
+            self.forward_model = environment.data_parallel(self.model, self.env, read, clip)
         if config.trainer.compile:
             self.forward_model = torch.compile(self.forward_model)
 
@@ -216,7 +228,8 @@ class Trainer:
         self.skipped += 1
         self.scheduler.step()
         self.step += 1
-        log.warning("step %d skipped: non-finite loss or gradient (%d skipped so far)", self.step, self.skipped)
+        if self.env.is_main:  # every rank skips the step together
+            log.warning("step %d skipped: non-finite loss or gradient (%d skipped so far)", self.step, self.skipped)
         return {**info, "nonfinite_skipped": float(self.skipped)}
 
     def _clear_outputs(self) -> None:
@@ -303,22 +316,31 @@ class Trainer:
 
     def _fit(self, resume: bool) -> Path:
         cfg = self.config
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        if self.env.is_main:
+        if self.env.is_main:  # the other ranks only read the folder (its checkpoint), after the barrier
+            self.run_dir.mkdir(parents=True, exist_ok=True)
             for stale in files.remove_stale_temporaries(self.checkpoint_path.parent):
                 log.info("removed %s (left by an interrupted write)", stale)
             if not resume:
                 self._clear_outputs()
         environment.barrier()
+        schedule = cfg.resolved_schedule()
         if self.env.is_main:
             log.info("loss: %s", describe_terms(cfg.loss.terms))
+            log.info("schedule: %s", schedule.describe(cfg.optim.lr))
+            if self.initial_weights:
+                where = self.initial_weights
+                log.info("initial weights: %s (%s, %s)", where["path"], where["format"], where["identity"])
         if resume and self.checkpoint_path.is_file():
             self.load_state_dict(read_checkpoint(self.checkpoint_path, map_location=self.env.device))
-            log.info("resumed %s at step %d", self.run_dir, self.step)
+            if self.env.is_main:
+                log.info("resumed %s at step %d", self.run_dir, self.step)
         elif self.env.is_main:
             save(cfg, self.folder.config_file)
         if self.env.is_main:
-            write_provenance(self.run_dir, self.step, self.provenance())
+            session = {**self.provenance(), "schedule": dataclasses.asdict(schedule)}
+            if self.initial_weights:
+                session["init_from"] = self.initial_weights
+            write_provenance(self.run_dir, self.step, session)
         if self.step >= cfg.trainer.steps:
             return self.run_dir
         if self.env.is_main:  # results of an earlier state of this run no longer describe the model

@@ -218,3 +218,26 @@ def test_overall_verdict_groups_the_conditions_by_their_paired_verdict():
     assert table["gil_margin"] == "helps on NM; hurts on BG; cannot be told apart on CL"
     assert table["gil_softmax"] == "too few seeds on NM"
     assert "triplet" not in table.index
+
+
+def test_the_verdict_rule_and_the_minimum_detectable_effect():
+    """helps / hurts / equivalent within ±2 (the whole interval inside) / cannot be told apart, fixed before the
+    study's larger cells run; the minimum detectable effect at 80% power against a hand computation."""
+    assert study.paired_verdict(0.1, 5.0) == "helps" and study.paired_verdict(-5.0, -0.1) == "hurts"
+    assert study.paired_verdict(0.5, 1.5) == "helps"  # a detected gain below 2 points is still a gain
+    assert study.paired_verdict(-2.0, 1.9) == "equivalent within ±2"
+    assert study.paired_verdict(-2.1, 1.0) == "cannot be told apart"
+    assert study.paired_verdict(float("nan"), float("nan")) == "too few seeds"
+    diffs = np.array([1.0, 2.0, 3.0])  # s = 1, n = 3: (t_0.975,2 + t_0.8,2) / √3 = (4.3027 + 1.0607) / 1.7321
+    assert study.minimum_detectable_effect(diffs) == pytest.approx(3.0965, abs=1e-4)
+    assert np.isnan(study.minimum_detectable_effect(np.array([1.0])))
+    rows = []
+    for seed, diff in enumerate([1.0, 2.0, 3.0]):
+        for variant, value in (("triplet", 50.0), ("gil_margin", 50.0 + diff)):
+            rows.append({"backbone": "gaitgl", "variant": variant, "seed": seed, "condition": "NM", "rank1": value,
+                         "map": 0.0})  # fmt: skip
+    summary = study.summarize(pd.DataFrame(rows)).set_index("variant")
+    assert summary.loc["gil_margin", "mde"] == pytest.approx(3.0965, abs=1e-4)
+    half = summary.loc["gil_margin", "half_width"]
+    assert half == pytest.approx(4.3027 / np.sqrt(3), abs=1e-4)
+    assert "detectable from ±3.1" in study.verdict(summary.reset_index().iloc[1])

@@ -17,7 +17,8 @@ def _row(backbone, variant, condition, mean, lo, hi, diff=NAN, diff_lo=NAN, diff
 
 
 def _summary() -> pd.DataFrame:
-    """summarize()'s layout: gaitgl with triplet and gil_margin (helps on NM, cannot be told apart on BG and CL),
+    """summarize()'s layout: gaitgl with triplet and gil_margin (helps on NM, cannot be told apart on BG, equivalent
+    within ±2 on CL: its whole interval lies inside ±2 points),
     gaitset with triplet, gil_margin (hurts) and gil_softmax on one seed (no interval)."""
     rows = []
     for backbone in ("gaitgl", "gaitset"):  # gaitgl first: the tables put gaitset first all the same
@@ -48,17 +49,18 @@ def test_verdict_table_holds_each_conditions_paired_verdict():
     assert table.loc["triplet", "NM"] == "baseline"
     assert table.loc["gil_margin", "NM"] == "better than the baseline: +2.0 points, 95% CI [+0.5, +3.5]"
     assert table.loc["gil_margin", "BG"].startswith("no detectable difference")
+    assert table.loc["gil_margin", "CL"] == "equivalent within ±2 points: +0.0 points, 95% CI [-2.0, +2.0]"
 
 
 def test_verdict_lines_one_per_backbone_in_the_pages_order():
     overall = study.overall_verdict(_summary())
     assert study_tables.verdict_lines(overall).splitlines() == [
         "- **gaitset**: gil_margin hurts on NM, BG, CL; gil_softmax too few seeds on NM, BG, CL",
-        "- **gaitgl**: gil_margin helps on NM; cannot be told apart on BG, CL",
+        "- **gaitgl**: gil_margin helps on NM; cannot be told apart on BG; equivalent within ±2 on CL",
     ]
     assert study_tables.verdict_lines(overall, ["gaitgl"]).startswith("- **gaitgl**: gil_margin helps")
     assert study_tables.variant_lines(overall[overall["backbone"] == "gaitgl"]) == (
-        "- **gil_margin** helps on NM; cannot be told apart on BG, CL"
+        "- **gil_margin** helps on NM; cannot be told apart on BG; equivalent within ±2 on CL"
     )
 
 
@@ -150,7 +152,7 @@ def test_gain_verdicts_in_words_with_the_seeds():
     assert lines.splitlines() == [
         "- **gaitset, + GIL (L_m)**: hurts on NM, BG, CL",
         "- **gaitset, + GIL (L_s)**: too few seeds on NM, BG, CL",
-        "- **gaitgl, + GIL (L_m)**: helps on NM; cannot be told apart on BG, CL",
+        "- **gaitgl, + GIL (L_m)**: helps on NM; cannot be told apart on BG; equivalent within ±2 on CL",
     ]
     assert seeds == (
         "Seeds: gaitgl · triplet 3, gaitset · triplet 3, gaitgl · gil_margin 3, gaitset · gil_margin 3, "

@@ -191,6 +191,41 @@ def run_study(
     return pd.DataFrame(rows, columns=ABLATION_COLUMNS)
 
 
+# The verdict rule, fixed before the study's larger cells run: a paired difference (GIL form minus triplet, same
+# backbone and seed) "helps" / "hurts" when its 95% interval lies above / below 0, is "equivalent within ±2" when the
+# whole interval lies inside ±EQUIVALENCE_POINTS rank-1 points, and "cannot be told apart" otherwise.
+EQUIVALENCE_POINTS = 2.0
+POWER = 0.8  # the power at which minimum_detectable_effect is quoted
+
+
+def paired_verdict(lo: float, hi: float) -> str:
+    """The verdict word of a paired difference's 95% interval ``[lo, hi]`` (rank-1 points; NaN: fewer than two
+    seeds): ``helps``, ``hurts``, ``equivalent within ±2``, ``cannot be told apart`` or ``too few seeds``."""
+    if math.isnan(lo) or math.isnan(hi):
+        return "too few seeds"
+    if lo > 0:
+        return "helps"
+    if hi < 0:
+        return "hurts"
+    if -EQUIVALENCE_POINTS <= lo and hi <= EQUIVALENCE_POINTS:
+        return f"equivalent within ±{EQUIVALENCE_POINTS:g}"
+    return "cannot be told apart"
+
+
+def minimum_detectable_effect(values: np.ndarray, level: float = 0.95, power: float = POWER) -> float:
+    """The smallest true mean of ``values`` (paired differences) that a two-sided t-test at ``level`` detects with
+    probability ``power``, at their observed spread: ``(t_{1-α/2} + t_{power}) · s / √n`` (n - 1 degrees of freedom;
+    NaN for fewer than two values)."""
+    stats = require("scipy.stats", "study", "the study's intervals")
+
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2:
+        return math.nan
+    df = len(values) - 1
+    factor = stats.t.ppf(0.5 + level / 2, df) + stats.t.ppf(power, df)
+    return float(factor * values.std(ddof=1) / math.sqrt(len(values)))
+
+
 def t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
     """Mean and two-sided Student-t interval of ``values`` (NaN bounds for fewer than 2 values)."""
     stats = require("scipy.stats", "study", "the study's intervals")
@@ -205,7 +240,8 @@ def t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, f
 
 def summarize(ablation: pd.DataFrame, metric: str = "rank1") -> pd.DataFrame:
     """Per backbone × variant × condition: seeds, mean, 95% t-interval; and the paired difference to the baseline
-    of the same backbone and seeds. Rows without ``backbone`` (older files) are one backbone."""
+    of the same backbone and seeds, its interval's half-width and its minimum detectable effect (``mde``, at
+    :data:`POWER`). Rows without ``backbone`` (older files) are one backbone."""
     if "backbone" not in ablation.columns:
         ablation = ablation.assign(backbone="")
     keys = ["backbone", "seed", "condition"]
@@ -228,6 +264,8 @@ def summarize(ablation: pd.DataFrame, metric: str = "rank1") -> pd.DataFrame:
                 "diff_vs_baseline": d_mean,
                 "diff_lo": d_lo,
                 "diff_hi": d_hi,
+                "half_width": (d_hi - d_lo) / 2,
+                "mde": minimum_detectable_effect(diffs),
             }
         )
     return pd.DataFrame.from_records(records)
@@ -273,22 +311,26 @@ def verdict(row: pd.Series) -> str:
     if math.isnan(row["diff_lo"]):
         return f"{row['diff_vs_baseline']:+.1f} points (too few seeds for an interval)"
     span = f"{row['diff_vs_baseline']:+.1f} points, 95% CI [{row['diff_lo']:+.1f}, {row['diff_hi']:+.1f}]"
-    if row["diff_lo"] > 0:
+    if not math.isnan(row.get("mde", math.nan)):
+        span += f", detectable from ±{row['mde']:.1f}"
+    word = paired_verdict(row["diff_lo"], row["diff_hi"])
+    if word == "helps":
         return f"better than the baseline: {span}"
-    if row["diff_hi"] < 0:
+    if word == "hurts":
         return f"worse than the baseline: {span}"
+    if word.startswith("equivalent"):
+        return f"{word} points: {span}"
     return f"no detectable difference: {span}"
 
 
 def overall_verdict(summary: pd.DataFrame) -> pd.DataFrame:
-    """Per backbone × variant (baseline left out), the paired verdicts of its probe conditions in one phrase:
-    ``helps`` (interval above 0), ``hurts`` (below 0), ``cannot be told apart`` (interval includes 0) or ``too few
-    seeds``, each followed by its conditions, e.g. "hurts on NM, BG; cannot be told apart on CL"."""
+    """Per backbone × variant (baseline left out), the paired verdicts of its probe conditions in one phrase
+    (:func:`paired_verdict`): ``helps`` (interval above 0), ``hurts`` (below 0), ``equivalent within ±2`` (the whole
+    interval inside ±2 points), ``cannot be told apart`` or ``too few seeds``, each followed by its conditions,
+    e.g. "hurts on NM, BG; cannot be told apart on CL"."""
 
     def word(row: pd.Series) -> str:
-        if math.isnan(row["diff_lo"]):
-            return "too few seeds"
-        return "helps" if row["diff_lo"] > 0 else "hurts" if row["diff_hi"] < 0 else "cannot be told apart"
+        return paired_verdict(row["diff_lo"], row["diff_hi"])
 
     records = []
     rows = summary[summary["variant"] != BASELINE]

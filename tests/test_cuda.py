@@ -6,11 +6,11 @@ included, they are skipped with the reason shown. The CPU versions of the same b
 """
 
 import os
-import socket
 
 import pytest
 import torch
 import torch.multiprocessing as mp
+from rendezvous import as_rank, free_port
 
 from gil import config as config_lib
 from gil.losses import GeneralizedInterClassLoss
@@ -69,15 +69,7 @@ def test_loss_under_autocast_matches_fp32(form):
 
 
 def _nccl_worker(rank, world_size, port, root, run_dir):
-    os.environ.update(
-        {
-            "RANK": str(rank),
-            "LOCAL_RANK": str(rank),
-            "WORLD_SIZE": str(world_size),
-            "MASTER_ADDR": "127.0.0.1",
-            "MASTER_PORT": str(port),
-        }
-    )
+    as_rank(rank, world_size, port)
     trainer = Trainer(cuda_config(root, **{"trainer.steps": 2}), run_dir, progress=False)
     trainer.fit(resume=False)
     torch.save({k: v.cpu() for k, v in trainer.model.named_parameters()}, f"{run_dir}/rank{rank}.pt")
@@ -87,10 +79,7 @@ def _nccl_worker(rank, world_size, port, root, run_dir):
 
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="NCCL DDP needs two or more GPUs")
 def test_two_gpu_nccl_ddp_keeps_ranks_in_sync(tiny_root, tmp_path):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    mp.spawn(_nccl_worker, args=(2, port, str(tiny_root), str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(_nccl_worker, args=(2, free_port(), str(tiny_root), str(tmp_path)), nprocs=2, join=True)
     rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
     rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
     for key in rank0:

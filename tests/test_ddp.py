@@ -10,7 +10,6 @@ that they agree with it is :func:`test_two_gpu_sync_bn_makes_the_ranks_batchnorm
 import collections
 import os
 import random
-import socket
 import subprocess
 import sys
 import textwrap
@@ -18,6 +17,7 @@ import textwrap
 import pytest
 import torch
 import torch.multiprocessing as mp
+from rendezvous import as_rank, free_port
 from torch import nn
 
 from gil import config as config_lib
@@ -90,22 +90,8 @@ def test_under_torchrun_rank_0_alone_prints_and_writes(tiny_root, tmp_path):
     assert read_checkpoint(run_dir / "checkpoints" / "last.pt")["step"] == 2
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _worker(rank, world_size, port, root, run_dir, overrides):
-    os.environ.update(
-        {
-            "RANK": str(rank),
-            "LOCAL_RANK": str(rank),
-            "WORLD_SIZE": str(world_size),
-            "MASTER_ADDR": "127.0.0.1",
-            "MASTER_PORT": str(port),
-        }
-    )
+    as_rank(rank, world_size, port)
     try:
         trainer = Trainer(tiny_config(root, **overrides), f"{run_dir}/run", progress=False)
     except ValueError as err:
@@ -122,7 +108,7 @@ def _worker(rank, world_size, port, root, run_dir, overrides):
 
 
 def _two_ranks(root, run_dir, **overrides) -> list[dict]:
-    mp.spawn(_worker, args=(2, _free_port(), str(root), str(run_dir), overrides), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, free_port(), str(root), str(run_dir), overrides), nprocs=2, join=True)
     return [torch.load(run_dir / f"rank{r}.pt", weights_only=True) for r in range(2)]
 
 
@@ -195,15 +181,7 @@ def test_the_outputs_no_loss_reads_are_found_without_touching_the_model(name):
 
 
 def _nccl_worker(rank, world_size, port, root, run_dir, sync_bn):
-    os.environ.update(
-        {
-            "RANK": str(rank),
-            "LOCAL_RANK": str(rank),
-            "WORLD_SIZE": str(world_size),
-            "MASTER_ADDR": "127.0.0.1",
-            "MASTER_PORT": str(port),
-        }
-    )
+    as_rank(rank, world_size, port)
     config = tiny_config(root, **{"trainer.device": "cuda", "trainer.amp": "off", "trainer.sync_bn": sync_bn})
     trainer = Trainer(config, f"{run_dir}/run", progress=False)
     trainer.fit(resume=False)
@@ -215,7 +193,7 @@ def _nccl_worker(rank, world_size, port, root, run_dir, sync_bn):
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="SyncBatchNorm needs GPUs: two or more for two ranks")
 @pytest.mark.parametrize("sync_bn", [False, True])
 def test_two_gpu_sync_bn_makes_the_ranks_batchnorm_statistics_agree(tiny_root, tmp_path, sync_bn):
-    mp.spawn(_nccl_worker, args=(2, _free_port(), str(tiny_root), str(tmp_path), sync_bn), nprocs=2, join=True)
+    mp.spawn(_nccl_worker, args=(2, free_port(), str(tiny_root), str(tmp_path), sync_bn), nprocs=2, join=True)
     rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2))
     stats = [name for name in rank0 if name.endswith(("running_mean", "running_var"))]
     agree = [torch.allclose(rank0[name], rank1[name], rtol=1e-5, atol=1e-6) for name in stats]

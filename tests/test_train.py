@@ -1,11 +1,11 @@
 import csv
 import math
 import os
-import socket
 
 import pytest
 import torch
 import torch.multiprocessing as mp
+from rendezvous import as_rank, free_port
 
 from gil import config as config_lib
 from gil.run_folder import checkpoint_weights, read_checkpoint
@@ -146,22 +146,8 @@ def test_non_finite_loss_names_step_and_term(tiny_root, tmp_path, monkeypatch):
         trainer.train_step(sils, torch.tensor([0, 0, 1, 1]))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _ddp_worker(rank, world_size, port, root, run_dir):
-    os.environ.update(
-        {
-            "RANK": str(rank),
-            "LOCAL_RANK": str(rank),
-            "WORLD_SIZE": str(world_size),
-            "MASTER_ADDR": "127.0.0.1",
-            "MASTER_PORT": str(port),
-        }
-    )
+    as_rank(rank, world_size, port)
     config = tiny_config(root, **{"trainer.steps": 2, "trainer.checkpoint_every": 2})
     trainer = Trainer(config, run_dir, progress=False)
     trainer.fit(resume=False)
@@ -174,7 +160,7 @@ def _ddp_worker(rank, world_size, port, root, run_dir):
 
 
 def test_two_process_gloo_ddp_run_keeps_ranks_in_sync(tiny_root, tmp_path):
-    port = _free_port()
+    port = free_port()
     mp.spawn(_ddp_worker, args=(2, port, str(tiny_root), str(tmp_path)), nprocs=2, join=True)
     rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
     rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)

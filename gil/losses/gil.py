@@ -395,27 +395,31 @@ class GeneralizedInterClassLoss(nn.Module):
         keys = ("loss", self.config.form, "uniformity", "mean_margin", "active_fraction")
         return {**dict.fromkeys(keys, 0.0), "mean_pair_weight": 1.0, "empty_batch": 1.0}
 
-    def _negative_margins(self, centres: Tensor, index: PairIndex) -> Tensor | float:
-        """m(y_a, y_n) for every anchor and negative, ``[p, n, m]`` laid out as ``index.negatives``
-        (adaptive), or a float (fixed: m0; softmax_official: 0)."""
+    def _class_margins(self, centres: Tensor) -> Tensor | float:
+        """m(c, c') of every pair of the batch's classes, ``[p, C, C]`` (adaptive), or a float (fixed: m0;
+        softmax_official: 0)."""
         cfg = self.config
         if cfg.margin == "none":
             return 0.0
         if cfg.margin == "fixed":
             return cfg.m0
-        by_class = adaptive_margins(centres, cfg)  # [p, C, C]
+        return adaptive_margins(centres, cfg)  # [p, C, C]
+
+    def _negative_margins(self, centres: Tensor, index: PairIndex) -> Tensor | float:
+        """m(y_a, y_n) for every anchor and negative, ``[p, n, m]`` laid out as ``index.negatives``
+        (adaptive), or a float (fixed: m0; softmax_official: 0)."""
+        by_class = self._class_margins(centres)
+        if isinstance(by_class, float):
+            return by_class
         pairs = index.inverse[:, None] * index.num_classes + index.inverse[index.neg_idx]  # [n, m]: (y_a, y_n)
         return by_class.flatten(1).index_select(1, pairs.flatten()).view(-1, *pairs.shape)  # [p, n, m]
 
     def _triplet_margins(self, centres: Tensor, index: PairIndex, a: Tensor, neg: Tensor) -> Tensor | float:
         """m(y_a, y_n) of listed triplets' anchors ``a [t]`` and negatives ``neg [t]``: ``[p, t]`` (adaptive) or a
         float (fixed: m0; softmax_official: 0)."""
-        cfg = self.config
-        if cfg.margin == "none":
-            return 0.0
-        if cfg.margin == "fixed":
-            return cfg.m0
-        by_class = adaptive_margins(centres, cfg)  # [p, C, C]
+        by_class = self._class_margins(centres)
+        if isinstance(by_class, float):
+            return by_class
         return by_class.flatten(1)[:, index.inverse[a] * index.num_classes + index.inverse[neg]]  # [p, t]
 
     @staticmethod

@@ -29,13 +29,13 @@ class _Version(argparse.Action):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from gil.cli import book, calibrate, compare, config, curves, data, opengait, select, study, train
+    from gil.cli import book, calibrate, compare, config, curves, data, noise, opengait, select, study, train
 
     parser = argparse.ArgumentParser(prog="gil", description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     parser.add_argument("--version", action=_Version, help="print gil's version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (data, train, compare, config, book, study, calibrate, select, curves, opengait):
+    for group in (data, train, compare, config, book, study, calibrate, select, curves, noise, opengait):
         group.add_parser(commands)
     return parser
 

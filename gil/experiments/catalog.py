@@ -54,6 +54,10 @@ VARIANTS: dict[str, LossOf] = {
     "authors_pr": LossOf("casia-b/gaitgl_authors_pr"),
 }
 
+# the noise split (gil.experiments.noise): the study data's preset with another seed (seed 1 is the validation twin)
+SECOND_TWIN_SEED = 2
+SECOND_TWIN_ROOT = "data/syngait-small-seed2"
+
 # the selection of GIL's default margin form (gil.experiments.selection, whose docstring describes each candidate)
 VALIDATION_ROOT = "data/syngait-small-val"
 SELECTION_BACKBONES = ("gaitset", "gaitpart", "gaitgl")

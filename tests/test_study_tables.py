@@ -158,3 +158,18 @@ def test_gain_verdicts_in_words_with_the_seeds():
         "Seeds: gaitgl · triplet 3, gaitset · triplet 3, gaitgl · gil_margin 3, gaitset · gil_margin 3, "
         "gaitset · gil_softmax 1."  # in the summary's order
     )
+
+
+def test_detection_lines_set_the_papers_gains_against_what_the_study_detects():
+    summary = _summary()
+    summary["mde"] = [float("nan")] * len(summary)
+    summary.loc[(summary["backbone"] == "gaitgl") & (summary["variant"] == "gil_margin"), "mde"] = [5.0, 3.0, 2.0]
+    lines = study_tables.detection_lines(summary, paper.published_gains()).splitlines()
+    assert lines == [
+        "- **GIL (L_m), NM**: the paper's -1.0 is smaller than what this study detects reliably (±5.0); we see "
+        "+2.0 [+0.5, +3.5]: helps",
+        "- **GIL (L_m), BG**: the paper's +0.5 is smaller than what this study detects reliably (±3.0); we see "
+        "+1.0 [-1.0, +3.0]: cannot be told apart",
+        "- **GIL (L_m), CL**: the paper's +6.2 would have been detected here (detectable from ±2.0); we see "
+        "+0.0 [-2.0, +2.0]: equivalent within ±2",
+    ]  # the softmax form is not in this summary for gaitgl: no line

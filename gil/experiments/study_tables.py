@@ -179,6 +179,37 @@ def gains_table(gains: pd.DataFrame, summary: pd.DataFrame | None = None) -> pd.
     return table.reindex(columns=[*CONDITIONS, "all"]).fillna("").rename_axis(index="GIL minus baseline", columns=None)
 
 
+def detection_lines(
+    summary: pd.DataFrame, gains: pd.DataFrame, setting: str = "LT (74)", backbone: str = "gaitgl"
+) -> str:
+    """Whether the study could see the paper's gains: per GIL form and condition of ``backbone``, the paper's gain
+    (Table 1, ``setting``) against the study's minimum detectable effect at 80% power (a true gain at least that large
+    is detected at least 80% of the time), then what the study sees: ``"- **GIL (L_m), CL**: the paper's +6.2 would
+    have been detected here (detectable from ±3.1); we see +0.6 [-1.4, +2.6]: equivalent within ±2"``."""
+    paper = gains[(gains["source"] == "paper") & (gains["setting"] == setting)]
+    rows = _rows_of(summary, backbone)
+    lines = []
+    for variant, name in GAIN_VARIANTS.items():
+        method = f"GaitGL + {name}"
+        for condition in CONDITIONS:
+            ours = rows[(rows["variant"] == variant) & (rows["condition"] == condition)]
+            published = paper[(paper["method"] == method) & (paper["condition"] == condition)]
+            if ours.empty or published.empty:
+                continue
+            row, gain = ours.iloc[0], float(published["gain"].iloc[0])
+            mde = row.get("mde", float("nan"))
+            if pd.isna(mde):
+                seen = "too few seeds to say what this study could detect"
+            elif abs(gain) >= mde:
+                seen = f"would have been detected here (detectable from ±{mde:.1f})"
+            else:
+                seen = f"is smaller than what this study detects reliably (±{mde:.1f})"
+            interval = f"{row['diff_vs_baseline']:+.1f} [{row['diff_lo']:+.1f}, {row['diff_hi']:+.1f}]"
+            word = study.paired_verdict(row["diff_lo"], row["diff_hi"])
+            lines.append(f"- **{name}, {condition}**: the paper's {gain:+.1f} {seen}; we see {interval}: {word}")
+    return "\n".join(lines)
+
+
 def gain_verdicts(summary: pd.DataFrame, methods: Mapping[str, str] = METHODS) -> str:
     """Page 07's verdicts in words: a Markdown list, one item per backbone (in :data:`BACKBONE_ORDER`) and variant of
     :data:`GAIN_VARIANTS`, ``"- **gaitgl, + GIL (L_m)**: helps on NM; …"``, then the seeds of every backbone ·

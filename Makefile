@@ -18,7 +18,7 @@ WORKERS ?= 2
 FIND_LINKS := $(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null)
 TORCH_INDEX ?= $(if $(FIND_LINKS),--find-links $(FIND_LINKS),--extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match)
 
-.PHONY: setup kernel lab lock data validation-data test test-all book bench lint select study clean help
+.PHONY: setup kernel lab lock data validation-data second-twin test test-all book bench lint select study clean help
 
 help:
 	@echo "make book   - set up, generate the embedded data, execute the notebooks, build the book"
@@ -96,11 +96,23 @@ STUDY_VARIANTS := --variant triplet --variant gil_margin --variant gil_softmax -
 ABLATIONS := --variant gil_margin_first-no_pair_weights --variant gil_margin_first-fixed_margin \
 	--variant gil_margin-no_uniformity --variant authors_triplet --variant authors_pr
 
-study: setup data select
+# the power plan (issue #27, results/study/README.md): GaitGL's three GIL-vs-triplet variants on seeds 3-7, and the
+# noise split of every GaitGL seed on a second twin (the same preset, seed 2: other people)
+POWER_VARIANTS := --variant triplet --variant gil_margin --variant gil_softmax
+POWER_SEEDS := --seed 3 --seed 4 --seed 5 --seed 6 --seed 7
+NOISE_SEEDS := --seed 0 --seed 1 --seed 2 $(POWER_SEEDS)
+SECOND_TWIN := $(DATA)-seed2
+
+second-twin: setup
+	$(PY) -m gil data generate --preset $(PRESET) --seed 2 --out $(SECOND_TWIN) --workers $(WORKERS)
+
+study: setup data select second-twin
 	$(PY) -m gil study --data $(DATA) --out results/study $(STUDY_BACKBONES) $(STUDY_VARIANTS)
 	$(PY) -m gil study --data $(DATA) --out results/study --backbone gaitgl $(ABLATIONS)
 	$(PY) -m gil calibrate --data $(DATA) --out results/study
 	$(PY) -m gil curves --data $(DATA) --out results/study
+	$(PY) -m gil study --data $(DATA) --out results/study --backbone gaitgl $(POWER_VARIANTS) $(POWER_SEEDS)
+	$(PY) -m gil noise --data $(DATA) --twin $(SECOND_TWIN) --out results/study --backbone gaitgl $(NOISE_SEEDS)
 
 clean:
 	rm -rf $(VENV) book/_build book/notebooks

@@ -30,7 +30,10 @@ STUDY_STAGES = (
     ("study", "provenance.json", "cells"),
     ("calibrate", "provenance.json", "calibration"),
     ("curves", "curves.json", "cells"),
+    ("noise", "noise.json", "cells"),
 )
+# what a cell times apart from its training: its scoring (eval_s), the noise split's scoring on the second twin
+SCORING_FIELDS = ("eval_s", "eval_b_s")
 
 
 def merge_rows(
@@ -101,13 +104,13 @@ def merge_entry(path: Path, entry: dict[str, Any], key: Sequence[str], started: 
 
 def recorded_hours(folder: Path) -> pd.DataFrame:
     """Per stage of ``make study`` whose file is in ``folder`` (:data:`STUDY_STAGES`): its number of cells and the
-    hours they recorded (``wall_s`` plus ``eval_s`` where a cell times its scoring apart). A cell that reused a run
-    records the reuse, not the training (that is in the stage that trained it)."""
+    hours they recorded (``wall_s`` plus :data:`SCORING_FIELDS` where a cell times its scoring apart). A cell that
+    reused a run records the reuse, not the training (that is in the stage that trained it)."""
     records = []
     for stage, name, field in STUDY_STAGES:
         path = folder / name
         if path.is_file():
             entries = json.loads(path.read_text()).get(field, [])
-            seconds = sum(float(e.get("wall_s", 0.0)) + float(e.get("eval_s", 0.0)) for e in entries)
+            seconds = sum(float(e.get(key, 0.0)) for e in entries for key in ("wall_s", *SCORING_FIELDS))
             records.append({"stage": stage, "cells": len(entries), "hours": seconds / 3600})
     return pd.DataFrame.from_records(records, columns=["stage", "cells", "hours"])

@@ -431,15 +431,21 @@ class GeneralizedInterClassLoss(nn.Module):
         return (margins * valid).sum() / (valid.sum() * margins.shape[0])
 
     # --- 2. margin form (with 1 and 3) --------------------------------------------------------------
-    def _margin_form(
-        self, x: Tensor, sq_norm: Tensor, inv_norm: Tensor, index: PairIndex, margins: Tensor | float
-    ) -> tuple[Tensor, dict]:
+    def _weighted_distance(self, x: Tensor, sq_norm: Tensor, inv_norm: Tensor) -> tuple[Tensor, dict]:
+        """d̃ ``[p, n, n]``: the pairwise distance, times the pair weights w when ``pair_weight="official"``, and the
+        stats it logs (``mean_pair_weight``)."""
         dist, inner = pairwise_distance(x, sq_norm)  # [p, n, n]
         stats: dict[str, Tensor | float] = {"mean_pair_weight": 1.0}
         if self.config.pair_weight == "official":
             w = pair_weights(inner.detach(), inv_norm.detach())  # [p, n, n]
             dist = dist * w  # d̃
             stats["mean_pair_weight"] = w.mean()
+        return dist, stats
+
+    def _margin_form(
+        self, x: Tensor, sq_norm: Tensor, inv_norm: Tensor, index: PairIndex, margins: Tensor | float
+    ) -> tuple[Tensor, dict]:
+        dist, stats = self._weighted_distance(x, sq_norm, inv_norm)  # [p, n, n]
         per_part, num_active = batch_all_triplet(dist, index, margins)
         stats["active_fraction"] = num_active.double().mean() / index.num_triplets()
         return per_part.mean(), stats
@@ -449,12 +455,7 @@ class GeneralizedInterClassLoss(nn.Module):
     ) -> tuple[Tensor, dict]:
         """Hinges ``[d̃_ap − d̃_an + m]₊`` of the listed triplets ``[p, t]``; w's max over the whole batch."""
         a, pos, neg = triplets
-        dist, inner = pairwise_distance(x, sq_norm)  # [p, n, n]
-        stats: dict[str, Tensor | float] = {"mean_pair_weight": 1.0}
-        if self.config.pair_weight == "official":
-            w = pair_weights(inner.detach(), inv_norm.detach())  # [p, n, n]
-            dist = dist * w  # d̃
-            stats["mean_pair_weight"] = w.mean()
+        dist, stats = self._weighted_distance(x, sq_norm, inv_norm)  # [p, n, n]
         return (dist[:, a, pos] - dist[:, a, neg] + margins).clamp_min(0), stats  # [p, t]
 
     # --- 4. softmax form (with 3) -------------------------------------------------------------------

@@ -96,11 +96,14 @@ STUDY_VARIANTS := --variant triplet --variant gil_margin --variant gil_softmax -
 ABLATIONS := --variant gil_margin_first-no_pair_weights --variant gil_margin_first-fixed_margin \
 	--variant gil_margin-no_uniformity --variant authors_triplet --variant authors_pr
 
-# the power plan (issue #27, results/study/README.md): GaitGL's three GIL-vs-triplet variants on seeds 3-7, and the
-# noise split of every GaitGL seed on a second twin (the same preset, seed 2: other people)
+# the power plan (issue #27, results/study/README.md): the three backbones' triplet and GIL forms on seeds 3-7;
+# GaitBase (joined later) has its default checked on the validation identities (seeds 0-2, the selection's), then
+# the same variants on seeds 0-7; the noise split scores every seed's checkpoints on a second twin (the same preset,
+# seed 2: other people)
+POWER_BACKBONES := --backbone gaitset --backbone gaitpart --backbone gaitgl
 POWER_VARIANTS := --variant triplet --variant gil_margin --variant gil_softmax
 POWER_SEEDS := --seed 3 --seed 4 --seed 5 --seed 6 --seed 7
-NOISE_SEEDS := --seed 0 --seed 1 --seed 2 $(POWER_SEEDS)
+ALL_SEEDS := --seed 0 --seed 1 --seed 2 $(POWER_SEEDS)
 SECOND_TWIN := $(DATA)-seed2
 
 second-twin: setup
@@ -111,8 +114,12 @@ study: setup data select second-twin
 	$(PY) -m gil study --data $(DATA) --out results/study --backbone gaitgl $(ABLATIONS)
 	$(PY) -m gil calibrate --data $(DATA) --out results/study
 	$(PY) -m gil curves --data $(DATA) --out results/study
-	$(PY) -m gil study --data $(DATA) --out results/study --backbone gaitgl $(POWER_VARIANTS) $(POWER_SEEDS)
-	$(PY) -m gil noise --data $(DATA) --twin $(SECOND_TWIN) --out results/study --backbone gaitgl $(NOISE_SEEDS)
+	$(PY) -m gil study --data $(DATA) --out results/study $(POWER_BACKBONES) $(POWER_VARIANTS) $(POWER_SEEDS)
+	$(PY) -m gil select --data $(DATA) --validation-data $(VALIDATION) --out results/study --backbone gaitbase \
+		--candidate triplet --candidate lambda_0.01
+	$(PY) -m gil study --data $(DATA) --out results/study --backbone gaitbase $(POWER_VARIANTS) $(ALL_SEEDS)
+	$(PY) -m gil noise --data $(DATA) --twin $(SECOND_TWIN) --out results/study $(POWER_BACKBONES) --backbone gaitbase \
+		$(ALL_SEEDS)
 
 clean:
 	rm -rf $(VENV) book/_build book/notebooks

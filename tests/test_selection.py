@@ -73,8 +73,8 @@ def test_the_validation_twin_must_be_other_people_of_the_same_preset(tiny_root, 
         selection.run_cell("gaitset", "triplet", 0, other, tmp_path / "runs", "embedded/tiny_triplet", overrides)
     with pytest.raises(ValueError, match="unknown candidate 'best'; known: triplet, first"):
         selection.cell_config("gaitset", "best", 0)
-    with pytest.raises(ValueError, match="unknown backbone 'gaitbase'"):
-        selection.cell_config("gaitbase", "first", 0)
+    with pytest.raises(ValueError, match="unknown backbone 'gaitx'; the selection runs gaitset, .*, gaitbase"):
+        selection.cell_config("gaitx", "first", 0)
 
 
 def test_candidates_are_the_first_reconstruction_with_one_change_each():
@@ -129,6 +129,35 @@ def test_the_decision_rule_drops_collapsing_candidates_and_breaks_ties_towards_t
     clear = [c if c[1] != "norm_scaled" else (*c[:3], 60.0, 5.5) for c in cells]  # now far beyond the spread
     assert selection.verdict(_frame(clear))["chosen"].idxmax() == "norm_scaled"
     assert np.isclose(selection.verdict(_frame(clear)).loc["lambda_0.01", "gap_to_best"], -5.0)
+
+
+def test_a_backbone_that_joined_after_the_decision_checks_the_default_and_never_changes_the_pick():
+    decided = [
+        (backbone, candidate, seed, rank1, 6.0)
+        for seed in (0, 1, 2)
+        for backbone in ("gaitset", "gaitgl")
+        for candidate, rank1 in (("triplet", 50.0), ("lambda_0.01", 55.0), ("norm_scaled", 54.0))
+    ]
+    gaitbase = [
+        ("gaitbase", "triplet", 0, 40.0, 6.0),
+        ("gaitbase", "lambda_0.01", 0, 42.0, 5.0),
+        ("gaitbase", "triplet", 1, 41.0, 9.0),
+        ("gaitbase", "lambda_0.01", 1, 10.0, 2.0),  # ratio 4.5: collapses on seed 1
+        ("gaitbase", "norm_scaled", 1, 90.0, 6.0),  # far better, but GaitBase does not take part in the rule
+        ("gaitbase", "triplet", 2, 41.0, 9.0),  # no partner yet: not a row
+    ]
+    frame = _frame(decided + gaitbase)
+    assert selection.verdict(frame).equals(selection.verdict(_frame(decided)))
+    check = selection.default_check(frame, "gaitbase")
+    assert check.index.tolist() == [0, 1]
+    assert check["rank1_lambda_0.01"].tolist() == pytest.approx([42.0, 10.0])
+    assert check["norm_ratio"].tolist() == pytest.approx([1.2, 4.5])
+    assert check["collapses"].tolist() == [False, True]
+    assert selection.default_check(frame, "gaitbase", "norm_scaled")["rank1_norm_scaled"].tolist() == [90.0]
+    assert selection.default_check(_frame(decided), "gaitbase").empty
+    with pytest.raises(ValueError, match="no default yet"):
+        selection.default_check(_frame(gaitbase), "gaitbase")
+    assert selection.cell_config("gaitbase", "triplet", 0).model.name == "gaitbase"
 
 
 def test_the_rule_before_any_gil_cell_is_an_empty_table():

@@ -100,6 +100,20 @@ def test_selection_status_chooses_only_with_three_seeds():
     assert study_records.selection_status(three, rule) == "Seeds finished: [0, 1, 2] — chosen by the rule: lambda_0.01."
 
 
+def test_the_default_check_in_words_says_whether_and_where_it_collapses():
+    check = pd.DataFrame(
+        {"rank1_triplet": [40.0, 44.0], "rank1_lambda_0.01": [42.0, 45.0], "norm_ratio": [1.2, 0.9],
+         "collapses": [False, False]},
+        index=pd.Index([0, 1], name="seed"),
+    )  # fmt: skip
+    words = study_records.default_check_words(check, "gaitbase", "lambda_0.01")
+    assert "seeds [0, 1]" in words and "collapses on no seed" in words and "1.20" in words and "+1.5" in words
+    check.loc[1, ["norm_ratio", "collapses"]] = [3.5, True]
+    words = study_records.default_check_words(check, "gaitbase", "lambda_0.01")
+    assert "**collapses** on seed(s) [1]" in words and "3.50" in words and "needs another λ_u" in words
+    assert study_records.default_check_words(check.iloc[:0], "gaitbase", "lambda_0.01").startswith("No gaitbase")
+
+
 def test_curve_tables_and_the_last_steps_words():
     learning = pd.DataFrame(
         {"backbone": "gaitgl", "variant": "triplet", "condition": "NM", "step": [100, 100, 200, 200],

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 
 from gil.cli.study import add_cell_arguments, cell_overrides
-from gil.experiments.catalog import CANDIDATES, VALIDATION_ROOT  # light: the parser imports no torch
+from gil.experiments.catalog import CANDIDATES, CHECKED_BACKBONES, VALIDATION_ROOT  # light: the parser imports no torch
 from gil.experiments.catalog import SELECTION_BACKBONES as BACKBONES
 
 
 def _run(args: argparse.Namespace) -> int:
-    from gil.experiments.selection import SEEDS, run_selection, verdict
+    from gil.experiments.selection import SEEDS, default_check, run_selection, verdict
 
     frame = run_selection(
         args.out,
@@ -25,8 +25,14 @@ def _run(args: argparse.Namespace) -> int:
         skip_collapsed=not args.all_seeds,
     )
     print(frame.groupby(["backbone", "candidate"], sort=False)[["rank1", "mean_norm"]].mean().round(2).to_string())
-    if (frame["candidate"] == "triplet").any() and (frame["candidate"] != "triplet").any():
-        print("\n" + verdict(frame).round(2).to_string())
+    decided = frame[frame["backbone"].isin(BACKBONES)]
+    if (decided["candidate"] == "triplet").any() and (decided["candidate"] != "triplet").any():
+        rule = verdict(frame)
+        print("\n" + rule.round(2).to_string())
+        for backbone in CHECKED_BACKBONES:
+            check = default_check(frame, backbone) if rule["chosen"].any() else None
+            if check is not None and len(check):
+                print(f"\nthe chosen default on {backbone} (joined after the decision):\n{check.round(2).to_string()}")
     return 0
 
 
@@ -34,7 +40,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "select", help="choose GIL's default margin form on validation identities (backbone x candidate x seed)"
     )
-    parser.add_argument("--backbone", action="append", choices=list(BACKBONES), help="only this backbone (repeatable)")
+    parser.add_argument(
+        "--backbone",
+        action="append",
+        choices=list(BACKBONES + CHECKED_BACKBONES),
+        help=f"only this backbone (repeatable; default: {', '.join(BACKBONES)}, the ones the rule decides on; "
+        f"{', '.join(CHECKED_BACKBONES)}: the chosen default checked for collapse)",
+    )
     parser.add_argument("--candidate", action="append", choices=list(CANDIDATES), help="only this one (repeatable)")
     parser.add_argument(
         "--validation-data", default=VALIDATION_ROOT, help=f"the validation twin's root (default: {VALIDATION_ROOT})"

@@ -60,7 +60,10 @@ SECOND_TWIN_ROOT = "data/syngait-small-seed2"
 
 # the selection of GIL's default margin form (gil.experiments.selection, whose docstring describes each candidate)
 VALIDATION_ROOT = "data/syngait-small-val"
-SELECTION_BACKBONES = ("gaitset", "gaitpart", "gaitgl")
+SELECTION_BACKBONES = ("gaitset", "gaitpart", "gaitgl")  # the backbones the rule decided on
+# backbones that joined the study after the decision: the chosen default is checked on their validation identities
+# (does it collapse there?) with the same cells and the same collapse criterion, never re-decided on them alone
+CHECKED_BACKBONES = ("gaitbase",)
 CANDIDATES: dict[str, LossOf] = {
     "triplet": VARIANTS["triplet"],
     "first": VARIANTS["gil_margin_first"],

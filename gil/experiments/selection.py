@@ -28,6 +28,11 @@ backbone, the default is the one with the highest validation rank-1 averaged ove
 candidate within one seed standard deviation of the best (the spread of the paired per-seed differences) counts as
 tied, and among tied candidates the first in :data:`CANDIDATES` order (the smallest change to the first
 reconstruction) wins.
+
+**A backbone that joined later** (:data:`CHECKED_BACKBONES`: GaitBase, issue #27) does not reopen the decision: its
+cells are the same (triplet and the chosen default, on the validation identities) and :func:`default_check` applies
+the collapse criterion to them. Only if the default collapses there would that backbone need another λ_u, chosen on
+its validation cells by the same rule.
 """
 
 from __future__ import annotations
@@ -47,12 +52,17 @@ from gil.config import RunConfig, resolve_path
 from gil.device import pick_device
 from gil.evaluate.run import evaluate_model
 from gil.experiments import study
-from gil.experiments.catalog import CANDIDATES, VALIDATION_ROOT  # the names the CLI offers, defined there
+from gil.experiments.catalog import (  # the names the CLI offers, defined there
+    CANDIDATES,
+    CHECKED_BACKBONES,
+    VALIDATION_ROOT,
+)
 from gil.experiments.catalog import SELECTION_BACKBONES as BACKBONES
 from gil.experiments.cells import merge_entry, merge_rows, read_header, shown_overrides
 from gil.experiments.provenance import machine
 from gil.run_folder import load_trained_model
 
+ALL_BACKBONES = BACKBONES + CHECKED_BACKBONES
 VALIDATION_SEED = 1
 SEEDS = (0, 1, 2)
 COLLAPSE_RATIO = 3.0
@@ -63,8 +73,8 @@ def cell_config(
     backbone: str, candidate: str, seed: int, base: str = study.BASE_CONFIG, overrides: dict[str, Any] | None = None
 ) -> RunConfig:
     """The training config of one selection cell: the study's base config, the backbone, the candidate's terms."""
-    if backbone not in BACKBONES:
-        raise ValueError(f"unknown backbone '{backbone}'; the selection runs {', '.join(BACKBONES)}")
+    if backbone not in ALL_BACKBONES:
+        raise ValueError(f"unknown backbone '{backbone}'; the selection runs {', '.join(ALL_BACKBONES)}")
     if candidate not in CANDIDATES:
         raise ValueError(f"unknown candidate '{candidate}'; known: {', '.join(CANDIDATES)}")
     overrides = {**(overrides or {}), "model.name": backbone}
@@ -207,7 +217,7 @@ def merge_cell(
     ``started``: :func:`machine` when the command started (the commit whose code ran)."""
     key = {name: entry[name] for name in ("backbone", "candidate", "seed")}
     dtypes = {"seed": int, "rank1": float, "map": float, "mean_norm": float}
-    ranks = {"backbone": BACKBONES, "candidate": list(CANDIDATES)}
+    ranks = {"backbone": ALL_BACKBONES, "candidate": list(CANDIDATES)}
     read_header(out / "selection.json", **header)  # before the CSV is touched
     merge_rows(out / "selection.csv", rows, SELECTION_COLUMNS, key, dtypes, ["seed", "backbone", "candidate"], ranks)
     merge_entry(out / "selection.json", entry, list(key), started or machine(), **header)
@@ -223,7 +233,9 @@ def load_selection(folder: str | Path = "results/study") -> pd.DataFrame:
 def verdict(selection: pd.DataFrame) -> pd.DataFrame:
     """Per GIL candidate: validation rank-1 (mean over conditions, backbones, seeds), its paired difference to the
     best candidate with the seed spread, the worst norm ratio to triplet, whether it collapses — the decision rule's
-    inputs; ``chosen`` marks the rule's pick (see the module docstring)."""
+    inputs; ``chosen`` marks the rule's pick (see the module docstring). Only the backbones the rule decided on
+    (:data:`BACKBONES`) count; cells of a :data:`CHECKED_BACKBONES` backbone are :func:`default_check`'s."""
+    selection = selection[selection["backbone"].isin(BACKBONES)]
     per_seed = selection.groupby(["backbone", "candidate", "seed"], sort=False).agg(
         rank1=("rank1", "mean"), mean_norm=("mean_norm", "first")
     )
@@ -257,4 +269,33 @@ def verdict(selection: pd.DataFrame) -> pd.DataFrame:
         ]
         table.loc[tied[0], "chosen"] = True
         table["gap_to_best"] = table["rank1"] - stable.loc[best, "rank1"]
+    return table
+
+
+def default_check(selection: pd.DataFrame, backbone: str, candidate: str | None = None) -> pd.DataFrame:
+    """The rule's pick (or ``candidate``) on a backbone that joined after the decision, per seed, against that
+    backbone's triplet run of the same seed, on the validation identities: ``rank1`` of both (mean over conditions),
+    ``mean_norm`` of both, ``norm_ratio`` (triplet's over the candidate's) and ``collapses`` (the rule's criterion:
+    ratio above :data:`COLLAPSE_RATIO`). One row per seed that has both cells; empty before any."""
+    if candidate is None:
+        rule = verdict(selection)
+        if not rule["chosen"].any():
+            raise ValueError("the selection has chosen no default yet; name the candidate to check")
+        candidate = str(rule["chosen"].idxmax())
+    rows = selection[(selection["backbone"] == backbone) & selection["candidate"].isin(["triplet", candidate])]
+    per_seed = rows.groupby(["seed", "candidate"]).agg(rank1=("rank1", "mean"), mean_norm=("mean_norm", "first"))
+    wide = per_seed.unstack("candidate").dropna()
+    columns = ["rank1_triplet", f"rank1_{candidate}", "norm_triplet", f"norm_{candidate}", "norm_ratio", "collapses"]
+    if wide.empty or candidate not in wide["rank1"].columns or "triplet" not in wide["rank1"].columns:
+        return pd.DataFrame(columns=columns).rename_axis(index="seed")
+    table = pd.DataFrame(
+        {
+            "rank1_triplet": wide[("rank1", "triplet")],
+            f"rank1_{candidate}": wide[("rank1", candidate)],
+            "norm_triplet": wide[("mean_norm", "triplet")],
+            f"norm_{candidate}": wide[("mean_norm", candidate)],
+        }
+    )
+    table["norm_ratio"] = table["norm_triplet"] / table[f"norm_{candidate}"]
+    table["collapses"] = table["norm_ratio"] > COLLAPSE_RATIO
     return table

@@ -97,6 +97,28 @@ def selection_status(selection: pd.DataFrame, rule: pd.DataFrame, seeds_needed: 
     return f"Seeds finished: {done} — {status}."
 
 
+def default_check_words(check: pd.DataFrame, backbone: str, candidate: str) -> str:
+    """:func:`gil.experiments.selection.default_check`'s table in a sentence: whether ``candidate`` collapses on
+    ``backbone`` under the selection's criterion, on which seeds, and the worst norm ratio."""
+    if check.empty:
+        return f"No {backbone} cells of the default ({candidate}) and triplet on the same seed yet."
+    seeds = check.index.tolist()
+    worst = float(check["norm_ratio"].max())
+    gap = float((check[f"rank1_{candidate}"] - check["rank1_triplet"]).mean())
+    collapsed = check.index[check["collapses"]].tolist()
+    if collapsed:
+        outcome = (
+            f"**collapses** on seed(s) {collapsed} (worst norm ratio {worst:.2f} > 3): {backbone} needs another λ_u, "
+            "to be chosen on these validation identities by the same rule"
+        )
+    else:
+        outcome = f"collapses on no seed (worst norm ratio to triplet {worst:.2f}; the criterion is 3), so it stays"
+    return (
+        f"**{backbone}**, seeds {seeds}: the default ({candidate}) {outcome}. Its validation rank-1 is {gap:+.1f} "
+        "points from triplet's (mean over seeds and conditions); nothing is chosen from that number."
+    )
+
+
 def curve_levels(learning: pd.DataFrame) -> pd.DataFrame:
     """Mean rank-1 over seeds at every scored step (``curves.csv`` rows): rows backbone × variant × condition,
     columns the steps (axis ``mean rank-1 at step``)."""

@@ -13,8 +13,8 @@ import torch.multiprocessing as mp
 from rendezvous import as_rank, free_port
 
 from gil import config as config_lib
+from gil.checkpoints import read_checkpoint
 from gil.losses import GeneralizedInterClassLoss
-from gil.run_folder import read_checkpoint
 from gil.train import Trainer, train
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")

@@ -21,8 +21,8 @@ from rendezvous import as_rank, free_port
 from torch import nn
 
 from gil import config as config_lib
+from gil.checkpoints import read_checkpoint
 from gil.models import MODELS, build_model
-from gil.run_folder import read_checkpoint
 from gil.train import Trainer, environment
 from gil.train.environment import Environment
 

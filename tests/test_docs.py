@@ -25,6 +25,7 @@ PUBLIC = [
     "gil.evaluate",
     "gil.metrics",
     "gil.run_folder",
+    "gil.checkpoints",
     "gil.integrations.pml",
     "gil.integrations.opengait",
 ]

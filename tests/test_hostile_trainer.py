@@ -11,8 +11,9 @@ import torch
 
 from gil import cli
 from gil import config as config_lib
+from gil.checkpoints import read_checkpoint
 from gil.evaluate.run import evaluate_run
-from gil.run_folder import claim, read_checkpoint
+from gil.run_folder import claim
 from gil.train import Trainer, checkpoint, train
 
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from gil import config as config_lib
+from gil.checkpoints import model_from_config, read_checkpoint
 from gil.cli import main
 from gil.models import export_opengait_state_dict
-from gil.run_folder import model_from_config, read_checkpoint
 
 
 def _argv(tiny_root, run, *extra: str) -> list[str]:

@@ -8,7 +8,7 @@ import torch.multiprocessing as mp
 from rendezvous import as_rank, free_port
 
 from gil import config as config_lib
-from gil.run_folder import checkpoint_weights, read_checkpoint
+from gil.checkpoints import checkpoint_weights, read_checkpoint
 from gil.train import Trainer, checkpoint, train
 
 

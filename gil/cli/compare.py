@@ -34,7 +34,7 @@ def finished_run(run_dir: str | Path) -> tuple[RunFolder, RunConfig, ProtocolRes
 
 def _why_not_finished(folder: RunFolder, config: RunConfig) -> str:
     """Which of :func:`~gil.run_folder.finished_result`'s conditions ``folder`` fails, and the command that fixes it."""
-    from gil.run_folder import read_checkpoint
+    from gil.checkpoints import read_checkpoint
 
     evaluate = f"`gil eval --run {folder.path}`"
     resume = f"`gil train --config {folder.config_file} --run-dir {folder.path}`"

@@ -160,10 +160,10 @@ def _printed_even_if_not_saved(evaluate, args: argparse.Namespace) -> dict:
 
 def _eval(args: argparse.Namespace) -> int:
     from gil import config as config_lib
+    from gil.checkpoints import model_from_checkpoint, model_from_config, partition_of
     from gil.device import pick_device
     from gil.evaluate.run import evaluate_model, evaluate_run
     from gil.models import load_opengait_checkpoint
-    from gil.run_folder import model_from_checkpoint, model_from_config, partition_of
 
     if args.run:
         if args.config or args.checkpoint or args.data_root:

@@ -1,7 +1,8 @@
 """The run configuration's schema: frozen dataclasses, every value checked when built (naming its dotted key).
 
 :class:`RunConfig` holds one experiment (data, model, loss, optimiser, schedule, trainer, evaluation) and its
-:meth:`~RunConfig.fingerprint`; :mod:`gil.config.loading` builds it from YAML, dicts and ``--set`` overrides.
+:meth:`~RunConfig.fingerprint`; :mod:`gil.config.loading` builds it from YAML, dicts and ``--set`` overrides. The
+schedule's section is :mod:`gil.config.schedule`'s, the value checks :mod:`gil.config.checks`'.
 """
 
 from __future__ import annotations
@@ -15,58 +16,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gil.config.checks import MAX_BATCH_VALUES
+from gil.config.checks import at_most as _at_most
+from gil.config.checks import expect as _expect
+from gil.config.checks import one_of as _one_of
+from gil.config.schedule import ResolvedSchedule, ScheduleConfig, resolve_schedule
 from gil.losses.registry import TERMS, LossSum, LossTerm, TripletTerm, build_loss
 
 PROTOCOLS = ("casia-b", "oumvlp", "probe-gallery")
 GALLERIES = ("single-view", "cross-view")
 OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("multistep", "cosine", "constant")
 AMP_MODES = ("auto", "off", "bf16", "fp16")
 NONFINITE_POLICIES = ("stop", "skip")
 EVAL_METRICS = ("euclidean", "cosine")
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
-
-
-def _expect(ok: bool, key: str, expected: str, value: Any) -> None:
-    """Raise naming the dotted ``key`` unless ``ok``: ``config key 'trainer.steps': expected …, got 0``."""
-    if not ok:
-        raise ValueError(f"config key '{key}': expected {expected}, got {value!r}")
-
-
-def _one_of(value: Any, choices: tuple[str, ...] | list[str], key: str) -> None:
-    _expect(value in choices, key, f"one of {', '.join(choices)}", value)
-
-
-# the largest value a setting takes: beyond it a run cannot mean what it says, or cannot fit in memory
-AT_MOST: dict[str, float] = {
-    "data.frames": 1000,  # a clip of 1000 frames: CASIA-B's longest sequences have ~200
-    "data.identities": 100_000,  # OU-MVLP has 10,307
-    "data.per_identity": 1000,
-    "data.workers": 256,
-    "model.width": 16.0,  # 1.0 is OpenGait's
-    "optim.lr": 1000.0,
-    "optim.weight_decay": 1.0,
-    "schedule.gamma": 10.0,
-    "schedule.warmup_steps": 10**9,
-    "schedule.written_for_steps": 10**9,
-    "trainer.steps": 10**9,
-    "trainer.seed": 2**32 - 1,  # numpy's seeds
-    "trainer.log_every": 10**9,
-    "trainer.checkpoint_every": 10**9,
-    "trainer.snapshot_every": 10**9,
-    "trainer.grad_clip": 1e6,
-    "trainer.threads": 4096,
-    "eval.batch_size": 65_536,
-}
-MAX_BATCH_VALUES = 2**32  # P × K × frames × h × w of one training batch: 16 GiB as float32
-
-
-def _at_most(section: Any, name: str) -> None:
-    """Check every :data:`AT_MOST` bound of ``section`` (a config section named ``name``)."""
-    for key, top in AT_MOST.items():
-        if key.startswith(name + "."):
-            value = getattr(section, key.split(".", 1)[1])
-            _expect(value is None or value <= top, key, f"at most {top:,}", value)
 
 
 @dataclass(frozen=True)
@@ -164,68 +127,6 @@ class OptimConfig:
         _expect(0 <= self.momentum < 1, "optim.momentum", "a number in [0, 1)", self.momentum)
         _expect(self.weight_decay >= 0, "optim.weight_decay", "a number >= 0", self.weight_decay)
         _at_most(self, "optim")
-
-
-@dataclass(frozen=True)
-class ScheduleConfig:
-    """The learning-rate schedule. ``milestones`` and ``warmup_steps`` are steps of a run of ``written_for_steps``
-    steps: a run of ``trainer.steps`` steps scales them by ``trainer.steps / written_for_steps`` (rounded), so the
-    rate drops at the same point of any run (:meth:`RunConfig.resolved_schedule`). ``written_for_steps: null``
-    keeps them absolute (OpenGait's iterations); they must then fall inside the run."""
-
-    name: str = "multistep"  # multistep | cosine | constant
-    milestones: tuple[int, ...] = (70_000,)
-    gamma: float = 0.1
-    warmup_steps: int = 0  # linear warm-up before the main schedule
-    written_for_steps: int | None = None  # the run length milestones and warm-up are written for; None: absolute
-
-    def __post_init__(self) -> None:
-        _one_of(self.name, SCHEDULES, "schedule.name")
-        _expect(self.gamma > 0, "schedule.gamma", "a number > 0", self.gamma)
-        _expect(self.warmup_steps >= 0, "schedule.warmup_steps", "an integer >= 0", self.warmup_steps)
-        if self.written_for_steps is not None:
-            _expect(self.written_for_steps >= 1, "schedule.written_for_steps", "an integer >= 1 or null",
-                    self.written_for_steps)  # fmt: skip
-        _at_most(self, "schedule")
-        top = AT_MOST["trainer.steps"]
-        within = all(m <= top for m in self.milestones)
-        _expect(within, "schedule.milestones", f"steps of at most {top:,}", list(self.milestones))
-        increasing = all(a < b for a, b in zip(self.milestones, self.milestones[1:], strict=False))
-        _expect(
-            increasing and all(m > self.warmup_steps for m in self.milestones),
-            "schedule.milestones",
-            f"increasing steps after the warm-up (> schedule.warmup_steps = {self.warmup_steps})",
-            list(self.milestones),
-        )
-
-
-@dataclass(frozen=True)
-class ResolvedSchedule:
-    """The schedule a run of ``steps`` steps follows: warm-up and milestones in that run's steps."""
-
-    name: str
-    steps: int
-    warmup_steps: int
-    milestones: tuple[int, ...]
-    gamma: float
-    scale: float | None  # trainer.steps / schedule.written_for_steps; None: written in absolute steps
-
-    def describe(self, lr: float) -> str:
-        """One line: ``multistep, lr 0.1, ×0.1 at step 38 of 50 (the config's 3 of 4 steps, scaled ×12.5)``."""
-        parts = [f"{self.name}, lr {lr:g}"]
-        if self.warmup_steps:
-            parts.append(f"linear warm-up over {self.warmup_steps:,} steps")
-        if self.name == "multistep":
-            at = ", ".join(f"{m:,}" for m in self.milestones) or "no step"
-            parts.append(f"×{self.gamma:g} at step {at} of {self.steps:,}")
-        elif self.name == "cosine":
-            parts.append(f"cosine decay to 0 at step {self.steps:,}")
-        line = ", ".join(parts)
-        if self.scale is None:
-            return f"{line} (absolute steps)"
-        if self.scale != 1:
-            return f"{line} (the config's steps scaled ×{self.scale:g} to this run's length)"
-        return line
 
 
 @dataclass(frozen=True)
@@ -327,15 +228,8 @@ class RunConfig:
         return _plain(dataclasses.asdict(self))
 
     def resolved_schedule(self) -> ResolvedSchedule:
-        """Warm-up and milestones in this run's steps: scaled by ``trainer.steps / schedule.written_for_steps``
-        (rounded to the nearest step), or as written when ``written_for_steps`` is null."""
-        s, steps = self.schedule, self.trainer.steps
-        if s.written_for_steps is None:
-            return ResolvedSchedule(s.name, steps, s.warmup_steps, s.milestones, s.gamma, None)
-        scale = steps / s.written_for_steps
-        warmup = round(s.warmup_steps * scale)
-        milestones = tuple(max(warmup + 1, round(m * scale)) for m in s.milestones)
-        return ResolvedSchedule(s.name, steps, warmup, milestones, s.gamma, scale)
+        """Warm-up and milestones in this run's steps (:func:`~gil.config.schedule.resolve_schedule`)."""
+        return resolve_schedule(self.schedule, self.trainer.steps)
 
     def fingerprint(self) -> str:
         """Short hash of everything that changes the trained weights (not logging, workers or the device).
@@ -360,7 +254,7 @@ class RunConfig:
         if self.model.init_from is None:  # a later key: counts only when set, so older run folders keep their names
             content["model"].pop("init_from")
         else:
-            from gil.run_folder import weights_identity
+            from gil.checkpoints import weights_identity
 
             content["model"]["init_from"] = weights_identity(self.model.init_from)
         schedule = self.resolved_schedule()  # the steps the run follows, however the config writes them

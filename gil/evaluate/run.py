@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from gil import config as config_lib
+from gil.checkpoints import partition_of
 from gil.config import RunConfig
 from gil.data.loader import build_test_loader
 from gil.data.opengait import GaitDataset
@@ -24,7 +25,7 @@ from gil.evaluate.protocols import casia_b, oumvlp
 from gil.evaluate.result import ProtocolResult
 from gil.evaluate.retrieval import cross_view_gallery, probe_gallery, type_mask
 from gil.files import write_atomic, write_json
-from gil.run_folder import RunFolder, locked, open_run, partition_of, trained_model
+from gil.run_folder import RunFolder, locked, open_run, trained_model
 
 log = logging.getLogger(__name__)
 

@@ -75,7 +75,7 @@ def result_rows(model: str, seed: int | None, result: ProtocolResult) -> list[di
 
 def cue_result(data_root: str | Path, cue: str, base: str = study.BASE_CONFIG) -> ProtocolResult:
     """The CASIA-B protocol on one trivial cue of the base config's test identities."""
-    from gil.run_folder import partition_of
+    from gil.checkpoints import partition_of
 
     config = study.variant_config(study.BASELINE, 0, base, {"data.root": str(resolve_path(data_root))})
     dataset = GaitDataset(config.data_root(), subjects=list(partition_of(config).test))

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from gil import config as config_lib
+from gil.checkpoints import model_from_checkpoint
 from gil.config import RunConfig, resolve_path
 from gil.device import pick_device
 from gil.evaluate.run import evaluate_model
@@ -26,7 +27,7 @@ from gil.experiments import study
 from gil.experiments.catalog import CURVE_STEPS, SNAPSHOT_EVERY  # the names the CLI offers, defined there
 from gil.experiments.cells import merge_entry, merge_rows, read_header, shown_overrides
 from gil.experiments.provenance import machine
-from gil.run_folder import SNAPSHOT_PATTERN, RunFolder, model_from_checkpoint
+from gil.run_folder import SNAPSHOT_PATTERN, RunFolder
 
 CURVE_VARIANTS = ("triplet", "gil_margin", "gil_softmax")
 CURVE_SEEDS = (0, 1, 2)

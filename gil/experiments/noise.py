@@ -43,9 +43,10 @@ NOISE_VARIANTS = ("triplet", "gil_margin", "gil_softmax")
 def score_on_twin(run_dir: Path, twin_root: str | Path, progress: bool = True) -> dict[str, float]:
     """Rank-1 per probe condition of ``run_dir``'s last checkpoint on ``twin_root``'s test identities (its own
     partition), everything else as the run's config says."""
+    from gil.checkpoints import model_from_checkpoint
     from gil.device import pick_device
     from gil.evaluate.run import evaluate_model
-    from gil.run_folder import RunFolder, model_from_checkpoint
+    from gil.run_folder import RunFolder
 
     config = config_lib.load(run_dir / "config.yaml", {"data.root": str(resolve_path(twin_root))})
     device = pick_device(config.trainer.device)

@@ -28,20 +28,12 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from gil import files
+from gil.checkpoints import load_initial_weights, model_from_config, partition_of, read_checkpoint
 from gil.config import RunConfig, resolve_path, save
 from gil.data.loader import build_train_loader
 from gil.data.opengait import GaitDataset
 from gil.losses import describe_terms
-from gil.run_folder import (
-    TENSORBOARD,
-    RunFolder,
-    claim,
-    load_initial_weights,
-    locked,
-    model_from_config,
-    partition_of,
-    read_checkpoint,
-)
+from gil.run_folder import TENSORBOARD, RunFolder, claim, locked
 from gil.train import checkpoint, environment
 from gil.train.optim import build_optimizer, build_scheduler
 from gil.train.records import MetricsLogger, session_record, write_provenance
@@ -181,7 +173,7 @@ class Trainer:
 
     def save_snapshot(self) -> None:
         """Keep the model's weights at this step (``checkpoints/step-NNNNNN.pt``, read like ``last.pt`` by
-        ``gil eval --checkpoint`` and :func:`~gil.run_folder.checkpoint_weights`); call after :meth:`save_checkpoint`,
+        ``gil eval --checkpoint`` and :func:`~gil.checkpoints.checkpoint_weights`); call after :meth:`save_checkpoint`,
         which has checked them finite."""
         if self.env.is_main:
             state = {

@@ -32,7 +32,7 @@ STEPS = 2  # training steps of every run the pages train
 LOSSES = ("triplet", "gil_margin")  # the runs of pages 03–05 (02 trains its default, gil_margin)
 
 # what each page must show on the tiny preset with its default parameters
-BACKBONES_STUDIED = ("gaitset", "gaitpart", "gaitgl")  # the backbones of the committed study (results/study)
+BACKBONES_STUDIED = ("gaitset", "gaitpart", "gaitgl", "gaitbase")  # the backbones of the committed study
 FIGURES = {  # image/png outputs
     "00_loss_anatomy": 5,  # Figures 1–5; Figure 6 only with interactive=True
     "01_data": 5,  # subject grid, walk strip, GEIs, dataset overview, calibration per view
@@ -40,7 +40,7 @@ FIGURES = {  # image/png outputs
     "03_cross_view": 4,  # one heatmap per run, one difference, rank-1 per view
     "04_uniformity": 4,  # batch uniformity, distance histograms, centre angles, UMAP
     "05_margins": 2,  # identity margins, adaptive margins
-    "06_ablation": 4,  # each backbone's interval plot (GaitSet, GaitPart, GaitGL), the learning curves' gap
+    "06_ablation": 5,  # each backbone's interval plot (GaitSet, GaitPart, GaitGL, GaitBase), the learning curves' gap
     "07_paper": 0,
 }
 TABLES = {  # per page, one entry per table: header or row labels that one of its HTML tables must all show
@@ -82,6 +82,7 @@ TABLES = {  # per page, one entry per table: header or row labels that one of it
         {"mean_part_norm", "last_active", "GaitSet + GIL margin, λ_u"},
         {"seeds", "rank1", "mean_norm", "gaitset", "triplet", "first"},  # the selection on validation identities
         {"worst_norm_ratio", "collapses", "chosen", "first"},
+        {"rank1_triplet", "rank1_lambda_0.01", "norm_triplet", "norm_ratio", "collapses"},  # GaitBase's default check
         {"mean rank-1 at step", "gaitgl", "triplet", "gil_margin", "gil_softmax", "NM", "CL"},  # learning curves
         {"step", "gaitgl", "gil_margin", "gil_softmax"},  # their paired verdicts per step
         {"GaitGL, seed 0", "triplet", "triplet + CE", "triplet + InfoLoss", "rank1_NM", "rank1_cosine_NM"},

@@ -171,7 +171,9 @@ def claim(run_dir: str | Path, write_marker: bool = True, data_root: Path | None
         )
     if folder.path.exists() and not folder.path.is_dir():
         raise NotADirectoryError(f"{folder.path}: exists and is not a folder; choose another run folder")
-    if folder.path.is_dir() and not folder.is_ours() and any(folder.path.iterdir()):
+    # contents first, then the marker: under DDP the main rank may write its marker into the empty folder between the
+    # two looks, and a folder seen empty, or seen holding a marker that now exists, is ours
+    if folder.path.is_dir() and any(folder.path.iterdir()) and not folder.is_ours():
         raise FileExistsError(
             f"{folder.path}: a folder that no gil run wrote (no {MARKER} or {CONFIG}) and not empty; gil writes only "
             "into run folders it made, so choose a new or an empty folder (--run-dir)"

@@ -127,6 +127,26 @@ def test_an_empty_folder_or_an_older_gil_run_is_adopted(tmp_path):
         claim(older / "config.yaml")
 
 
+def test_another_rank_checking_while_the_main_rank_writes_its_marker_is_not_refused(tmp_path, monkeypatch):
+    from gil.run_folder import RunFolder
+
+    run = tmp_path / "run"
+    run.mkdir()  # the main rank made the folder; it writes its marker right after the other rank's first look
+    first_look = RunFolder.is_ours
+
+    def marker_written_meanwhile(folder):
+        ours = first_look(folder)
+        folder.marker.write_text("{}\n")
+        return ours
+
+    monkeypatch.setattr(RunFolder, "is_ours", marker_written_meanwhile)
+    assert claim(run, write_marker=False).path == run  # DDP's other ranks check only
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="a folder that no gil run wrote"):
+        claim(tmp_path / "foreign", write_marker=False)
+
+
 @pytest.mark.slow
 def test_a_killed_run_evaluated_by_hand_is_not_reused_as_finished(tiny_root, tmp_path, monkeypatch):
     """Case 4 with real processes: kill `gil train` after a checkpoint, `gil eval --run` it, then ask the run cache."""

@@ -230,16 +230,19 @@ def load_selection(folder: str | Path = "results/study") -> pd.DataFrame:
     return pd.read_csv(path)
 
 
+def _per_seed(selection: pd.DataFrame) -> pd.DataFrame:
+    """One row per backbone × candidate × seed: validation ``rank1`` (mean over conditions) and ``mean_norm``."""
+    return selection.groupby(["backbone", "candidate", "seed"], sort=False).agg(
+        rank1=("rank1", "mean"), mean_norm=("mean_norm", "first")
+    )
+
+
 def verdict(selection: pd.DataFrame) -> pd.DataFrame:
     """Per GIL candidate: validation rank-1 (mean over conditions, backbones, seeds), its paired difference to the
     best candidate with the seed spread, the worst norm ratio to triplet, whether it collapses — the decision rule's
     inputs; ``chosen`` marks the rule's pick (see the module docstring). Only the backbones the rule decided on
     (:data:`BACKBONES`) count; cells of a :data:`CHECKED_BACKBONES` backbone are :func:`default_check`'s."""
-    selection = selection[selection["backbone"].isin(BACKBONES)]
-    per_seed = selection.groupby(["backbone", "candidate", "seed"], sort=False).agg(
-        rank1=("rank1", "mean"), mean_norm=("mean_norm", "first")
-    )
-    per_seed = per_seed.reset_index()
+    per_seed = _per_seed(selection[selection["backbone"].isin(BACKBONES)]).reset_index()
     triplet = per_seed[per_seed["candidate"] == "triplet"].set_index(["backbone", "seed"])["mean_norm"]
     records = []
     for candidate, group in per_seed[per_seed["candidate"] != "triplet"].groupby("candidate", sort=False):
@@ -283,8 +286,7 @@ def default_check(selection: pd.DataFrame, backbone: str, candidate: str | None 
             raise ValueError("the selection has chosen no default yet; name the candidate to check")
         candidate = str(rule["chosen"].idxmax())
     rows = selection[(selection["backbone"] == backbone) & selection["candidate"].isin(["triplet", candidate])]
-    per_seed = rows.groupby(["seed", "candidate"]).agg(rank1=("rank1", "mean"), mean_norm=("mean_norm", "first"))
-    wide = per_seed.unstack("candidate").dropna()
+    wide = _per_seed(rows).droplevel("backbone").unstack("candidate").dropna()
     columns = ["rank1_triplet", f"rank1_{candidate}", "norm_triplet", f"norm_{candidate}", "norm_ratio", "collapses"]
     if wide.empty or candidate not in wide["rank1"].columns or "triplet" not in wide["rank1"].columns:
         return pd.DataFrame(columns=columns).rename_axis(index="seed")

@@ -8,6 +8,7 @@ that they agree with it is :func:`test_two_gpu_sync_bn_makes_the_ranks_batchnorm
 """
 
 import collections
+import gc
 import os
 import random
 import subprocess
@@ -120,6 +121,38 @@ def test_without_sync_bn_the_ranks_keep_their_own_batchnorm_statistics(tiny_root
         assert torch.equal(tensor, rank1["parameters"][name]), name
     stats = [name for name in rank0["buffers"] if name.endswith(("running_mean", "running_var"))]
     assert stats and any(not torch.equal(rank0["buffers"][name], rank1["buffers"][name]) for name in stats)
+
+
+def _teardown_worker(rank, world_size, port, root, run_dir, fail):
+    """``gil.train.train`` on one rank, recording which DDP modules are still alive when the group is destroyed."""
+    from gil.train import trainer as trainer_module
+
+    as_rank(rank, world_size, port)
+    alive, destroy = [], environment.teardown
+
+    def recording_teardown():
+        gc.collect()
+        alive.append(sum(isinstance(o, nn.parallel.DistributedDataParallel) for o in gc.get_objects()))
+        destroy()
+
+    trainer_module.environment.teardown = recording_teardown
+    config = tiny_config(root)
+    if fail:  # a failure inside fit: its traceback still holds the trainer when the group is destroyed
+        trainer_module.Trainer.train_step = lambda self, sils, labels: 1 / 0
+    try:
+        trainer_module.train(config, f"{run_dir}/run", progress=False)
+    except ZeroDivisionError:
+        pass
+    torch.save({"alive": alive, "group": torch.distributed.is_initialized()}, f"{run_dir}/rank{rank}.pt")
+    os._exit(0)  # as _worker
+
+
+@pytest.mark.parametrize("fail", [False, True], ids=["finished", "failed"])
+def test_train_releases_ddp_before_destroying_the_process_group(tiny_root, tmp_path, fail):
+    """A DDP module freed after its group was destroyed can hang the process (gloo's worker thread and the GIL)."""
+    mp.spawn(_teardown_worker, args=(2, free_port(), str(tiny_root), str(tmp_path), fail), nprocs=2, join=True)
+    for rank in range(2):
+        assert torch.load(tmp_path / f"rank{rank}.pt", weights_only=True) == {"alive": [0], "group": False}
 
 
 def test_sync_bn_under_torchrun_on_cpu_is_refused_naming_the_key_before_any_folder(tiny_root, tmp_path):

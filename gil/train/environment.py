@@ -8,6 +8,7 @@ model in DDP (with ``trainer.sync_bn``, after :func:`sync_batchnorm`).
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 from collections.abc import Collection
@@ -51,7 +52,12 @@ def setup(requested_device: str = "auto") -> Environment:
 
 
 def teardown() -> None:
+    """Destroy the process group; release every DDP module first (:meth:`gil.train.Trainer.release_data_parallel`).
+
+    A released DDP module in a reference cycle still holds the group until collected, so a collection runs first:
+    the group's own teardown then drops its last reference, with the GIL released while gloo's threads finish."""
     if dist.is_initialized():
+        gc.collect()
         dist.destroy_process_group()
 
 

@@ -185,6 +185,14 @@ class Trainer:
             checkpoint.save_atomic(state, self.snapshot_path(self.step))
         environment.barrier()
 
+    def release_data_parallel(self) -> None:
+        """Drop the DDP wrapper (``forward_model`` becomes the plain model) before the process group is destroyed.
+
+        DDP's reducer holds the group. Freed after :func:`~gil.train.environment.teardown`, the reducer drops the
+        group's last reference while holding the GIL, and gloo's worker thread, still finishing the last barrier,
+        waits for the GIL to free that barrier's tensor: both wait forever (a hang at the end of a torchrun run)."""
+        self.forward_model = self.model
+
     # -- finiteness ----------------------------------------------------------------------------------
     def named_tensors(self, grads: bool) -> list[tuple[str, torch.Tensor]]:
         """``(name, tensor)`` for every trainable parameter (or its gradient) of the model and the loss."""
@@ -404,4 +412,6 @@ def train(
     try:
         return trainer.fit(resume=resume)
     finally:
+        trainer.release_data_parallel()
+        del trainer
         environment.teardown()

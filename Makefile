@@ -105,6 +105,10 @@ POWER_VARIANTS := --variant triplet --variant gil_margin --variant gil_softmax
 POWER_SEEDS := --seed 3 --seed 4 --seed 5 --seed 6 --seed 7
 ALL_SEEDS := --seed 0 --seed 1 --seed 2 $(POWER_SEEDS)
 SECOND_TWIN := $(DATA)-seed2
+# step 3, set by the split on eight seeds: triplet and GIL softmax on more seeds where the softmax form's interval
+# is wider than +-2 (GaitSet to 17 seeds, GaitPart to 32, GaitGL to 10)
+STEP3_VARIANTS := --variant triplet --variant gil_softmax
+seeds = $(foreach s,$(shell seq $(1) $(2)),--seed $(s))
 
 second-twin: setup
 	$(PY) -m gil data generate --preset $(PRESET) --seed 2 --out $(SECOND_TWIN) --workers $(WORKERS)
@@ -120,6 +124,9 @@ study: setup data select second-twin
 	$(PY) -m gil study --data $(DATA) --out results/study --backbone gaitbase $(POWER_VARIANTS) $(ALL_SEEDS)
 	$(PY) -m gil noise --data $(DATA) --twin $(SECOND_TWIN) --out results/study $(POWER_BACKBONES) --backbone gaitbase \
 		$(ALL_SEEDS)
+	$(PY) -m gil study --data $(DATA) --out results/study --backbone gaitset $(STEP3_VARIANTS) $(call seeds,8,16)
+	$(PY) -m gil study --data $(DATA) --out results/study --backbone gaitpart $(STEP3_VARIANTS) $(call seeds,8,31)
+	$(PY) -m gil study --data $(DATA) --out results/study --backbone gaitgl $(STEP3_VARIANTS) $(call seeds,8,9)
 
 clean:
 	rm -rf $(VENV) book/_build book/notebooks

@@ -141,6 +141,23 @@ class RunFolder:
     def embeddings_file(self) -> Path:
         return self.path / EMBEDDINGS
 
+    def clear_outputs(self) -> list[str]:
+        """Remove a run's checkpoint, snapshots, logs and results (the files gil writes, nothing else) before the
+        folder trains afresh; returns what was removed, by name. ``tb/`` goes only when it is then empty."""
+        old = [self.checkpoint, self.eval_file, self.embeddings_file, self.metrics_file, self.provenance_file]
+        old += self.snapshots()
+        removed = [path.name for path in old if path.is_file()]
+        for path in old:
+            path.unlink(missing_ok=True)
+        events = sorted(self.tensorboard_dir.glob("events.out.tfevents.*"))  # what gil's SummaryWriter wrote
+        for path in events:
+            path.unlink()
+        if events:
+            removed.append(f"{TENSORBOARD}/ (its {len(events)} event file{'s' if len(events) > 1 else ''})")
+        with contextlib.suppress(OSError):  # kept when it holds anything else
+            self.tensorboard_dir.rmdir()
+        return removed
+
 
 def open_run(run_dir: str | Path) -> RunFolder:
     """The run folder at ``run_dir`` (relative: from the working directory), or a clear error."""

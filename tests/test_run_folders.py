@@ -18,7 +18,7 @@ from gil import config as config_lib
 from gil.cli import main
 from gil.evaluate.run import evaluate_run
 from gil.experiments import runs
-from gil.run_folder import RunFolderLocked, claim, finished_result, locked, writing
+from gil.run_folder import RunFolder, RunFolderLocked, claim, finished_result, locked, writing
 from gil.train import train
 
 
@@ -113,6 +113,19 @@ def test_no_resume_removes_only_what_gil_wrote(tiny_root, tmp_path):
     train(config, run_dir, resume=False, progress=False)
     assert (run_dir / "tb" / "notes.txt").read_text() == "mine" and (run_dir / "analysis.ipynb").is_file()
     assert (run_dir / "checkpoints" / "last.pt").is_file()
+
+
+def test_clear_outputs_names_what_it_removed_and_keeps_the_rest(tmp_path):
+    folder = RunFolder(tmp_path / "run")
+    written = [folder.checkpoint, folder.snapshot(5), folder.eval_file, folder.metrics_file, folder.config_file]
+    written += [folder.tensorboard_dir / "events.out.tfevents.1", folder.tensorboard_dir / "events.out.tfevents.2"]
+    for path in [*written, folder.path / "notes.md"]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+    removed = folder.clear_outputs()
+    assert removed == ["last.pt", "eval.json", "metrics.csv", "step-000005.pt", "tb/ (its 2 event files)"]
+    assert sorted(p.name for p in folder.path.rglob("*")) == ["checkpoints", "config.yaml", "notes.md"]
+    assert folder.clear_outputs() == []  # nothing left to remove
 
 
 def test_an_empty_folder_or_an_older_gil_run_is_adopted(tmp_path):

@@ -2,7 +2,7 @@
 
 A checkpoint holds the model, optimiser, scheduler and grad-scaler states, every RNG state (Python, NumPy,
 torch CPU and CUDA) and the step; the sampler needs only the step, because batch ``b`` is a pure function
-of ``(seed, b)``. Reading one back is :mod:`gil.run_folder`'s (``read_checkpoint``, ``checkpoint_weights``).
+of ``(seed, b)``. Reading one back is :mod:`gil.checkpoints`' (``read_checkpoint``, ``checkpoint_weights``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,13 @@ import numpy as np
 import torch
 
 from gil.files import write_atomic
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's generators (a run's start; a resumed run restores :func:`rng_state`)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
 
 
 def rng_state() -> dict[str, Any]:

@@ -15,14 +15,12 @@ import contextlib
 import dataclasses
 import logging
 import math
-import random
 import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
@@ -33,8 +31,9 @@ from gil.config import RunConfig, resolve_path, save
 from gil.data.loader import build_train_loader
 from gil.data.opengait import GaitDataset
 from gil.losses import describe_terms
-from gil.run_folder import TENSORBOARD, RunFolder, claim, locked
+from gil.run_folder import RunFolder, claim, locked
 from gil.train import checkpoint, environment
+from gil.train.divergence import divergence_error
 from gil.train.optim import build_optimizer, build_scheduler
 from gil.train.records import MetricsLogger, session_record, write_provenance
 
@@ -43,12 +42,6 @@ log = logging.getLogger(__name__)
 # ``batch_metrics(embeddings [n, p, c] float32 on CPU) -> {name: value}``: extra columns of metrics.csv and
 # TensorBoard, computed on the logged steps' batches (``gil.metrics.batch_geometry`` logs uniformity and norm)
 BatchMetrics = Callable[[torch.Tensor], dict[str, float]]
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def check_batch(config: RunConfig, dataset: GaitDataset) -> None:
@@ -93,7 +86,7 @@ class Trainer:
         self.env = environment.setup(config.trainer.device)
         if config.trainer.threads > 0 and self.env.device.type == "cpu":
             torch.set_num_threads(config.trainer.threads)
-        seed_everything(config.trainer.seed)
+        checkpoint.seed_everything(config.trainer.seed)
         root = config.data_root()
         if not root.is_dir():
             raise FileNotFoundError(f"data.root: {root} is not a folder (generate it with `gil data generate`)")
@@ -203,24 +196,8 @@ class Trainer:
         return [(name, p.detach()) for name, p in named]
 
     def _diverged(self, what: str, bad: list[str]) -> FloatingPointError:
-        last = f"{self.checkpoint_path} (its last good state)" if self.checkpoint_path.is_file() else "none yet"
-        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
-        if self.step == 0 and self.amp_dtype is not None:  # no update yet: the precision, not the learning rate
-            advice = (
-                f"It happened before any update, under {str(self.amp_dtype).removeprefix('torch.')} autocast "
-                f"(trainer.amp={self.config.trainer.amp}): run in full precision with trainer.amp=off"
-            )
-        elif self.step == 0:
-            advice = (
-                "It happened before any update, so the learning rate is not the cause: check the data and the loss "
-                "settings, or set trainer.nonfinite=skip to skip such steps"
-            )
-        else:
-            advice = "Lower optim.lr, set trainer.grad_clip, or set trainer.nonfinite=skip to skip such steps"
-        return FloatingPointError(
-            f"step {self.step + 1}: non-finite {what}: {', '.join(bad[:3])}{more}; training stopped before "
-            f"this step was saved (checkpoint: {last}). {advice}"
-        )
+        amp = self.config.trainer.amp
+        return divergence_error(what, bad, self.step, self.checkpoint_path, self.amp_dtype, amp)
 
     def _skip(self, info: dict[str, float]) -> dict[str, float]:
         """Count a step without an update (the sampler and the schedule still advance, as under AMP's scaler)."""
@@ -231,25 +208,6 @@ class Trainer:
         if self.env.is_main:  # every rank skips the step together
             log.warning("step %d skipped: non-finite loss or gradient (%d skipped so far)", self.step, self.skipped)
         return {**info, "nonfinite_skipped": float(self.skipped)}
-
-    def _clear_outputs(self) -> None:
-        """``fit(resume=False)`` on a used folder: remove the old run's checkpoint, logs and results (the files gil
-        writes, nothing else)."""
-        folder = self.folder
-        old = [folder.checkpoint, folder.eval_file, folder.embeddings_file, folder.metrics_file, folder.provenance_file]
-        old += folder.snapshots()
-        removed = [path.name for path in old if path.is_file()]
-        for path in old:
-            path.unlink(missing_ok=True)
-        events = sorted(folder.tensorboard_dir.glob("events.out.tfevents.*"))  # what gil's SummaryWriter wrote
-        for path in events:
-            path.unlink()
-        if events:
-            removed.append(f"{TENSORBOARD}/ (its {len(events)} event file{'s' if len(events) > 1 else ''})")
-        with contextlib.suppress(OSError):  # kept when it holds anything else
-            folder.tensorboard_dir.rmdir()
-        if removed:
-            log.warning("starting %s afresh (no resume): removed the old run's %s", self.run_dir, ", ".join(removed))
 
     # -- loop ----------------------------------------------------------------------------------------
     def train_step(self, sils: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
@@ -320,8 +278,10 @@ class Trainer:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             for stale in files.remove_stale_temporaries(self.checkpoint_path.parent):
                 log.info("removed %s (left by an interrupted write)", stale)
-            if not resume:
-                self._clear_outputs()
+            removed = [] if resume else self.folder.clear_outputs()
+            if removed:
+                names = ", ".join(removed)
+                log.warning("starting %s afresh (no resume): removed the old run's %s", self.run_dir, names)
         environment.barrier()
         schedule = cfg.resolved_schedule()
         if self.env.is_main:

@@ -76,7 +76,10 @@ TABLES = {  # per page, one entry per table: header or row labels that one of it
     "06_ablation": [
         {"commands", "base config", "commits", "cells (backbone × variant × seed)", "cells reusing a selection run"},
         {"make study, recorded", "select", "study", "calibrate", "curves", "total", "cells", "hours"},
-        *({"NM", "BG", "CL", backbone, "triplet", "gil_margin", "gil_softmax"} for backbone in BACKBONES_STUDIED),
+        *(
+            {"NM", "BG", "CL", "seeds", backbone, "triplet", "gil_margin", "gil_softmax"}
+            for backbone in BACKBONES_STUDIED
+        ),
         {"NM", "BG", "CL", "first study", "gil_margin_first", "gil_margin-no_uniformity"},  # the first study, a record
         {"backbone", "variant", "gaitset", "seeds", "gil_margin_first"},
         {"mean_part_norm", "last_active", "GaitSet + GIL margin, λ_u"},

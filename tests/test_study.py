@@ -241,3 +241,18 @@ def test_the_verdict_rule_and_the_minimum_detectable_effect():
     half = summary.loc["gil_margin", "half_width"]
     assert half == pytest.approx(4.3027 / np.sqrt(3), abs=1e-4)
     assert "detectable from ±3.1" in study.verdict(summary.reset_index().iloc[1])
+    assert "+2.0 points over 3 paired seeds, 95% CI" in study.verdict(summary.reset_index().iloc[1])
+
+
+def test_summarize_pairs_only_the_seeds_both_variants_have():
+    """Triplet on more seeds than the GIL form (the study's step 3): the paired difference uses the shared seeds,
+    each variant's own mean all of its seeds."""
+    rows = [{"backbone": "gaitgl", "variant": "triplet", "seed": s, "condition": "NM", "rank1": 50.0 + s, "map": 0.0}
+            for s in range(5)]  # fmt: skip
+    rows += [{"backbone": "gaitgl", "variant": "gil_margin", "seed": s, "condition": "NM", "rank1": 52.0 + s,
+              "map": 0.0} for s in (1, 3, 4)]  # fmt: skip
+    summary = study.summarize(pd.DataFrame(rows)).set_index("variant")
+    assert summary.loc["triplet", "seeds"] == 5 and summary.loc["triplet", "mean"] == pytest.approx(52.0)
+    assert summary.loc["gil_margin", "seeds"] == 3 and summary.loc["gil_margin", "paired_seeds"] == 3
+    assert summary.loc["gil_margin", "diff_vs_baseline"] == pytest.approx(2.0)
+    assert summary.loc["gil_margin", "half_width"] == pytest.approx(0.0)

@@ -36,8 +36,9 @@ def test_rank1_table_shows_mean_and_interval_per_variant_and_condition():
     table = study_tables.rank1_table(_summary(), "gaitset")
     assert table.index.name == "gaitset" and table.columns.name is None
     assert list(table.index) == ["triplet", "gil_margin", "gil_softmax"]  # the summary's order
-    assert list(table.columns) == ["NM", "BG", "CL"]
+    assert list(table.columns) == ["NM", "BG", "CL", "seeds"]
     assert table.loc["gil_margin", "CL"] == "60.0 [58.0, 62.0]"
+    assert table["seeds"].to_dict() == {"triplet": 3, "gil_margin": 3, "gil_softmax": 1}  # each row's own seeds
     assert table.loc["gil_softmax", "NM"] == "71.0 [nan, nan]"  # one seed: no interval
     named = study_tables.rank1_table(_summary()[lambda d: d["backbone"] == "gaitgl"], name="first study")
     assert named.index.name == "first study" and named.loc["gil_margin", "NM"] == "72.0 [71.0, 73.0]"

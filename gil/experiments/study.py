@@ -240,8 +240,8 @@ def t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, f
 
 def summarize(ablation: pd.DataFrame, metric: str = "rank1") -> pd.DataFrame:
     """Per backbone × variant × condition: seeds, mean, 95% t-interval; and the paired difference to the baseline
-    of the same backbone and seeds, its interval's half-width and its minimum detectable effect (``mde``, at
-    :data:`POWER`). Rows without ``backbone`` (older files) are one backbone."""
+    of the same backbone and seeds (``paired_seeds``: the seeds both have), its interval's half-width and its minimum
+    detectable effect (``mde``, at :data:`POWER`). Rows without ``backbone`` (older files) are one backbone."""
     if "backbone" not in ablation.columns:
         ablation = ablation.assign(backbone="")
     keys = ["backbone", "seed", "condition"]
@@ -261,6 +261,7 @@ def summarize(ablation: pd.DataFrame, metric: str = "rank1") -> pd.DataFrame:
                 "mean": mean,
                 "lo": lo,
                 "hi": hi,
+                "paired_seeds": len(diffs),
                 "diff_vs_baseline": d_mean,
                 "diff_lo": d_lo,
                 "diff_hi": d_hi,
@@ -305,12 +306,15 @@ def load_study(folder: str | Path = "results/study") -> tuple[pd.DataFrame, dict
 
 
 def verdict(row: pd.Series) -> str:
-    """Plain words for one ``summarize`` row: better / worse / no detectable difference vs the baseline."""
+    """Plain words for one ``summarize`` row: better / worse / no detectable difference vs the baseline, with the
+    paired difference, the seeds it rests on (``paired_seeds``, where the row has it), its 95% interval and its
+    minimum detectable effect."""
     if row["variant"] == BASELINE:
         return "baseline"
     if math.isnan(row["diff_lo"]):
         return f"{row['diff_vs_baseline']:+.1f} points (too few seeds for an interval)"
-    span = f"{row['diff_vs_baseline']:+.1f} points, 95% CI [{row['diff_lo']:+.1f}, {row['diff_hi']:+.1f}]"
+    over = f" over {row['paired_seeds']} paired seeds" if "paired_seeds" in row else ""
+    span = f"{row['diff_vs_baseline']:+.1f} points{over}, 95% CI [{row['diff_lo']:+.1f}, {row['diff_hi']:+.1f}]"
     if not math.isnan(row.get("mde", math.nan)):
         span += f", detectable from ±{row['mde']:.1f}"
     word = paired_verdict(row["diff_lo"], row["diff_hi"])

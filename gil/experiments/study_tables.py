@@ -75,14 +75,16 @@ def _rows_of(summary: pd.DataFrame, backbone: str | None) -> pd.DataFrame:
 
 
 def rank1_table(summary: pd.DataFrame, backbone: str | None = None, name: str | None = None) -> pd.DataFrame:
-    """Mean rank-1 and its 95% interval, ``"mean [lo, hi]"`` (``nan`` bounds with one seed), variants × NM/BG/CL.
+    """Mean rank-1 and its 95% interval, ``"mean [lo, hi]"`` (``nan`` bounds with one seed), variants × NM/BG/CL,
+    and a last column ``seeds``: how many seeds each variant's row rests on (variants may have different seeds).
 
     Rows of one ``backbone`` (``None``: every row, for a study of one backbone); the variants in the summary's
     order; the index axis named ``name`` (default the backbone).
     """
     rows = _rows_of(summary, backbone)
     text = _number(rows["mean"]) + " [" + _number(rows["lo"]) + ", " + _number(rows["hi"]) + "]"
-    return _by_condition(rows, text, name or backbone or "")
+    table = _by_condition(rows, text, name or backbone or "")
+    return table.assign(seeds=rows.groupby("variant", sort=False)["seeds"].max().reindex(table.index))
 
 
 def verdict_table(summary: pd.DataFrame, backbone: str) -> pd.DataFrame:
